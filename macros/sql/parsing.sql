@@ -1,0 +1,84 @@
+{#- Text -> typed value, or null when the text does not parse. Landed values are text (the
+    loader never types them), so every staging model parses through these and routes the nulls
+    they return for non-null input to the quarantine. The patterns are the contract's formats;
+    only the final cast is engine-specific. -#}
+
+{% macro regex_full_match(expression, pattern) -%}
+    {{ return(adapter.dispatch('regex_full_match', 'loyalty')(expression, pattern)) }}
+{%- endmacro %}
+
+{% macro default__regex_full_match(expression, pattern) -%}
+    regexp_full_match({{ expression }}, '{{ pattern }}')
+{%- endmacro %}
+
+{% macro postgres__regex_full_match(expression, pattern) -%}
+    ({{ expression }} ~ '^(?:{{ pattern }})$')
+{%- endmacro %}
+
+{% macro spark__regex_full_match(expression, pattern) -%}
+    ({{ expression }} rlike '^(?:{{ pattern | replace("\\", "\\\\") }})$')
+{%- endmacro %}
+
+{% macro try_cast(expression, data_type) -%}
+    {{ return(adapter.dispatch('try_cast', 'loyalty')(expression, data_type)) }}
+{%- endmacro %}
+
+{% macro default__try_cast(expression, data_type) -%}
+    try_cast({{ expression }} as {{ data_type }})
+{%- endmacro %}
+
+{% macro postgres__try_cast(expression, data_type) -%}
+    {#- The pattern checks guarding every call leave only calendar errors (Feb 30); the helper
+        function created by the on-run-start hook turns those into null too. -#}
+    public.loyalty_try_cast_{{ data_type.split('(')[0] | replace(' ', '_') }}({{ expression }})
+{%- endmacro %}
+
+{% macro parse_integer(column) -%}
+    case
+        when {{ regex_full_match('trim(' ~ column ~ ')', '[+-]?[0-9]{1,18}') }}
+            then cast(trim({{ column }}) as bigint)
+    end
+{%- endmacro %}
+
+{% macro parse_decimal(column, scale=2) -%}
+    case
+        when {{ regex_full_match('trim(' ~ column ~ ')', '[+-]?[0-9]{1,16}(\\.[0-9]{1,' ~ scale ~ '})?') }}
+            then cast(trim({{ column }}) as decimal(18, {{ scale }}))
+    end
+{%- endmacro %}
+
+{% macro parse_date(column) -%}
+    case
+        when {{ regex_full_match('trim(' ~ column ~ ')', '[0-9]{4}-[0-9]{2}-[0-9]{2}') }}
+            then {{ try_cast('trim(' ~ column ~ ')', 'date') }}
+    end
+{%- endmacro %}
+
+{% macro parse_timestamp_utc(column) -%}
+    {{ return(adapter.dispatch('parse_timestamp_utc', 'loyalty')(column)) }}
+{%- endmacro %}
+
+{#- ISO 8601 with a time part, 'T' or space, optional fraction, optional Z / +hh[:mm] offset.
+    No offset means UTC (the contract's timestamps are UTC). Result: timestamp without time
+    zone, in UTC. -#}
+{% macro timestamp_pattern() -%}
+[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?
+{%- endmacro %}
+
+{% macro default__parse_timestamp_utc(column) -%}
+    case
+        when {{ regex_full_match('trim(' ~ column ~ ')', timestamp_pattern()) }}
+            then {{ try_cast('trim(' ~ column ~ ')', 'timestamptz') }} at time zone 'UTC'
+    end
+{%- endmacro %}
+
+{% macro spark__parse_timestamp_utc(column) -%}
+    case
+        when {{ regex_full_match('trim(' ~ column ~ ')', timestamp_pattern()) }}
+            then to_utc_timestamp(cast(trim({{ column }}) as timestamp), 'UTC')
+    end
+{%- endmacro %}
+
+{% macro is_iso_currency(column) -%}
+    {{ regex_full_match(column, '[A-Z]{3}') }}
+{%- endmacro %}

@@ -1,0 +1,58 @@
+-- One row per delivered balance snapshot row, parsed and checked (see base_loyalty__ledger_events).
+
+{%- set columns = ['account_id', 'balance_type', 'currency', 'balance', 'as_of'] %}
+{%- set key_columns = ['account_id', 'balance_type', 'currency', 'as_of'] %}
+
+with
+
+delivered as (
+    select * from {{ source('loyalty', 'balance_snapshots') }}
+),
+
+members as (
+    select account_id from {{ ref('base_loyalty__members') }}
+    where row_status = 'staged'
+),
+
+parsed as (
+    select
+        nullif(trim(delivered.account_id), '') as account_id,
+        trim(delivered.balance_type) as balance_type,
+        nullif(trim(delivered.currency), '') as currency,
+        {{ parse_decimal('delivered.balance') }} as balance,
+        {{ parse_timestamp_utc('delivered.as_of') }} as as_of,
+        {{ delivery_columns('delivered', columns, key_columns) }}
+    from delivered
+),
+
+checked as (
+    select
+        parsed.*,
+        {%- set checks = [
+            ["parsed.account_id is null or parsed.raw_as_of is null or parsed.balance_type is null", "missing_key", "'account_id, balance_type and as_of are required'"],
+            ["parsed.balance_type = 'wallet' and parsed.currency is null", "missing_key", "'a wallet snapshot needs a currency'"],
+            ["parsed.raw_balance is null", "missing_value", "'balance is empty'"],
+            ["parsed.balance is null", "unparseable_number", "'balance ''' || parsed.raw_balance || ''' is not a decimal with at most 2 places'"],
+            ["parsed.balance_type = 'points' and parsed.balance <> round(parsed.balance, 0)", "unparseable_number", "'points balance ' || parsed.raw_balance || ' is not a whole number'"],
+            ["parsed.as_of is null", "unparseable_timestamp", "'as_of ''' || parsed.raw_as_of || ''' is not an ISO 8601 timestamp'"],
+            ["parsed.balance_type not in ('points', 'wallet')", "unknown_enum", "'balance_type ''' || parsed.raw_balance_type || ''' is not one of points, wallet'"],
+            ["parsed.balance_type = 'points' and parsed.currency is not null", "unknown_enum", "'a points snapshot has no currency, got ''' || parsed.currency || ''''"],
+            ["parsed.balance_type = 'wallet' and not " ~ is_iso_currency('parsed.currency'), "unknown_enum", "'currency ''' || parsed.currency || ''' is not an ISO 4217 code'"],
+            ["members.account_id is null", "unknown_account", "'account ' || parsed.account_id || ' is not a staged member'"],
+        ] %}
+        {{ first_failed_check(checks, 'reason') }} as rejection_reason,
+        {{ first_failed_check(checks, 'detail') }} as rejection_detail
+    from parsed
+    left join members
+        on parsed.account_id = members.account_id
+),
+
+numbered as (
+    {{ number_deliveries('checked', key_columns, columns) }}
+),
+
+final as (
+    {{ classify_deliveries('numbered', 'balance_snapshots', key_columns) }}
+)
+
+select * from final

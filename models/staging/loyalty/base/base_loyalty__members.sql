@@ -1,0 +1,53 @@
+-- One row per delivered member row, parsed and checked (see base_loyalty__ledger_events).
+
+{%- set columns = ['account_id', 'email', 'enrolled_at', 'home_store_id', 'status'] %}
+{%- set key_columns = ['account_id'] %}
+
+with
+
+delivered as (
+    select * from {{ source('loyalty', 'members') }}
+),
+
+stores as (
+    select store_id from {{ ref('base_commerce__stores') }}
+    where row_status = 'staged'
+),
+
+parsed as (
+    select
+        nullif(trim(delivered.account_id), '') as account_id,
+        nullif(trim(delivered.email), '') as email,
+        {{ parse_timestamp_utc('delivered.enrolled_at') }} as enrolled_at,
+        nullif(trim(delivered.home_store_id), '') as home_store_id,
+        trim(delivered.status) as status,
+        {{ delivery_columns('delivered', columns, key_columns) }}
+    from delivered
+),
+
+checked as (
+    select
+        parsed.*,
+        {%- set checks = [
+            ["parsed.account_id is null", "missing_key", "'account_id is empty'"],
+            ["parsed.raw_enrolled_at is null", "missing_value", "'enrolled_at is empty'"],
+            ["parsed.enrolled_at is null", "unparseable_timestamp", "'enrolled_at ''' || parsed.raw_enrolled_at || ''' is not an ISO 8601 timestamp'"],
+            ["parsed.status is null or parsed.status not in ('active', 'closed')", "unknown_enum", "'status ''' || coalesce(parsed.raw_status, '') || ''' is not one of active, closed'"],
+            ["parsed.home_store_id is not null and stores.store_id is null", "unknown_store", "'home_store_id ' || parsed.home_store_id || ' is not a staged store'"],
+        ] %}
+        {{ first_failed_check(checks, 'reason') }} as rejection_reason,
+        {{ first_failed_check(checks, 'detail') }} as rejection_detail
+    from parsed
+    left join stores
+        on parsed.home_store_id = stores.store_id
+),
+
+numbered as (
+    {{ number_deliveries('checked', key_columns, columns) }}
+),
+
+final as (
+    {{ classify_deliveries('numbered', 'members', key_columns) }}
+)
+
+select * from final
