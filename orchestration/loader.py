@@ -24,7 +24,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -117,8 +117,7 @@ def read_csv_as_text(file: LandingFile) -> pa.Table:
             for line_number, row in enumerate(reader, start=2):
                 if len(row) != len(header):
                     raise LoadError(
-                        f"{file.relative_path}: line {line_number} has {len(row)} fields, "
-                        f"the header has {len(header)}"
+                        f"{file.relative_path}: line {line_number} has {len(row)} fields, the header has {len(header)}"
                     )
                 for values, value in zip(columns, row, strict=True):
                     values.append(value if value != "" else None)
@@ -157,33 +156,41 @@ class DuckDBRawStore:
 
     def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
         self.con = connection
-        self.con.execute("set TimeZone = 'UTC'")
-        self.con.execute("create schema if not exists raw")
-        self.con.execute(LOAD_LOG_DDL)
+        self._exec("set TimeZone = 'UTC'")
+        self._exec("create schema if not exists raw")
+        self._exec(LOAD_LOG_DDL)
         for source in SOURCES.values():
             columns = ", ".join(f'"{name}" varchar' for name in source.columns)
-            self.con.execute(
+            self._exec(
                 f"create table if not exists raw.{source.name} ({columns}, _file_sequence bigint, "
                 "_source_file varchar, _source_row_number bigint, _load_id varchar, _loaded_at timestamp)"
             )
 
+    def _exec(self, sql: str, parameters: list | None = None) -> None:
+        self.con.execute(sql, parameters).fetchall()
+
+    def _one(self, sql: str, parameters: list | None = None) -> tuple | None:
+        # DuckDB 2.0 refuses new work on a connection with a partly fetched result: fetch all.
+        rows = self.con.execute(sql, parameters).fetchall()
+        return rows[0] if rows else None
+
     def seen(self, source: str, relative_path: str, digest: str) -> bool:
-        row = self.con.execute(
+        row = self._one(
             "select count(*) from raw.load_log where source = ? and source_file = ? and content_hash = ?"
             " and outcome in ('loaded', 'duplicate_file')",
             [source, relative_path, digest],
-        ).fetchone()
+        )
         return bool(row and row[0])
 
     def loaded_copy_of(self, source: str, digest: str) -> str | None:
-        row = self.con.execute(
+        row = self._one(
             "select min(source_file) from raw.load_log where source = ? and content_hash = ? and outcome = 'loaded'",
             [source, digest],
-        ).fetchone()
+        )
         return row[0] if row else None
 
     def next_sequence(self) -> int:
-        row = self.con.execute("select coalesce(max(file_sequence), 0) + 1 from raw.load_log").fetchone()
+        row = self._one("select coalesce(max(file_sequence), 0) + 1 from raw.load_log")
         return int(row[0]) if row else 1
 
     def text_rows_of_parquet(self, file: LandingFile) -> duckdb.DuckDBPyRelation:
@@ -199,7 +206,7 @@ class DuckDBRawStore:
         source = file.source
         names = ", ".join(f'"{name}"' for name in source.columns)
         sequence = self.next_sequence()
-        self.con.execute("begin transaction")
+        self._exec("begin transaction")
         try:
             if file.path.suffix.lower() == ".parquet":
                 relation = self.text_rows_of_parquet(file)
@@ -209,7 +216,7 @@ class DuckDBRawStore:
             select = f"select {casts}, ?, ?, file_row_number + 1, ?, ? from relation"
             self.con.register("relation", relation)
             try:
-                self.con.execute(
+                self._exec(
                     f"insert into raw.{source.name} ({names}, {', '.join(LOAD_COLUMNS)}) {select}",
                     [sequence, file.relative_path, load_id, loaded_at],
                 )
@@ -219,36 +226,55 @@ class DuckDBRawStore:
                 self.con.unregister("relation")
             rows = self._count(source.name, file.relative_path, sequence)
             self._log(sequence, file, size, digest, rows, load_id, loaded_at, "loaded", None)
-            self.con.execute("commit")
+            self._exec("commit")
         except BaseException:
-            self.con.execute("rollback")
+            self._exec("rollback")
             raise
         return rows
 
     def log_duplicate_file(
         self, file: LandingFile, digest: str, size: int, copy_of: str, load_id: str, loaded_at: datetime
     ) -> None:
-        rows = self.con.execute(
+        rows = self._one(
             "select rows_delivered from raw.load_log where source_file = ? and content_hash = ? and outcome = 'loaded'",
             [copy_of, digest],
-        ).fetchone()
-        self.con.execute("begin transaction")
-        self._log(self.next_sequence(), file, size, digest, rows[0] if rows else 0, load_id, loaded_at,
-                  "duplicate_file", copy_of)
-        self.con.execute("commit")
+        )
+        self._exec("begin transaction")
+        self._log(
+            self.next_sequence(),
+            file,
+            size,
+            digest,
+            rows[0] if rows else 0,
+            load_id,
+            loaded_at,
+            "duplicate_file",
+            copy_of,
+        )
+        self._exec("commit")
 
     def _count(self, table: str, relative_path: str, sequence: int) -> int:
-        row = self.con.execute(
+        row = self._one(
             f"select count(*) from raw.{table} where _source_file = ? and _file_sequence = ?",
             [relative_path, sequence],
-        ).fetchone()
+        )
         return int(row[0]) if row else 0
 
-    def _log(self, sequence, file, size, digest, rows, load_id, loaded_at, outcome, duplicate_of) -> None:  # noqa: ANN001
-        self.con.execute(
+    def _log(self, sequence, file, size, digest, rows, load_id, loaded_at, outcome, duplicate_of) -> None:
+        self._exec(
             "insert into raw.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [sequence, file.source.name, file.relative_path, size, digest, rows, load_id, loaded_at,
-             outcome, duplicate_of],
+            [
+                sequence,
+                file.source.name,
+                file.relative_path,
+                size,
+                digest,
+                rows,
+                load_id,
+                loaded_at,
+                outcome,
+                duplicate_of,
+            ],
         )
 
 
@@ -264,7 +290,7 @@ def load_landing(connection: duckdb.DuckDBPyConnection, landing_dir: Path) -> Lo
     store = DuckDBRawStore(connection)
     files, ignored = discover(landing_dir)
     report = LoadReport(load_id=uuid.uuid4().hex, ignored=ignored)
-    loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
     new = 0
     for file, digest, size in iter_new_files(store, files):
         new += 1

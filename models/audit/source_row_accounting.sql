@@ -8,20 +8,20 @@ load_log as (
 ),
 
 {% for model in delivery_base_models() %}
-{{ model }} as (
-    select * from {{ ref(model) }}
-),
+    {{ model }} as (
+        select * from {{ ref(model) }}
+    ),
 {% endfor %}
 
 delivered_rows as (
     {%- for model in delivery_base_models() %}
-    select
-        _file_sequence as file_sequence,
-        row_status
-    from {{ model }}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            _file_sequence as file_sequence,
+            row_status
+        from {{ model }}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 ),
 

@@ -11,9 +11,9 @@ base as (
 versions_numbered as (
     select
         base.*,
-        row_number() over (partition by order_id order by updated_at desc) as version_recency,
-        count(*) over (partition by order_id) as versions_count,
-        min(updated_at) over (partition by order_id) as first_seen_at
+        row_number() over (partition by base.order_id order by base.updated_at desc) as version_recency,
+        count(*) over (partition by base.order_id) as versions_count,
+        min(base.updated_at) over (partition by base.order_id) as first_seen_at
     from base
 ),
 

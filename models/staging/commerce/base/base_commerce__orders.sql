@@ -1,6 +1,16 @@
 -- One row per delivered order change-feed row, parsed and checked (see base_loyalty__ledger_events).
 
-{%- set columns = ['order_id', 'account_id', 'store_id', 'channel', 'status', 'currency', 'net_amount', 'ordered_at', 'updated_at'] %}
+{%- set columns = [
+    'order_id',
+    'account_id',
+    'store_id',
+    'channel',
+    'status',
+    'currency',
+    'net_amount',
+    'ordered_at',
+    'updated_at',
+] %}
 {%- set key_columns = ['order_id', 'updated_at'] %}
 
 with

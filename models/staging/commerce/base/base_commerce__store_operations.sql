@@ -1,7 +1,12 @@
 -- One row per delivered store operations row, parsed and checked (see base_loyalty__ledger_events).
 -- Metrics are open-ended (long format): a new metric needs no change here.
 
-{%- set columns = ['store_id', 'business_date', 'metric', 'value'] %}
+{%- set columns = [
+    'store_id',
+    'business_date',
+    'metric',
+    'value',
+] %}
 {%- set key_columns = ['store_id', 'business_date', 'metric'] %}
 
 with

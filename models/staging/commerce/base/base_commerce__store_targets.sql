@@ -1,6 +1,11 @@
 -- One row per delivered store target row, parsed and checked (see base_loyalty__ledger_events).
 
-{%- set columns = ['store_id', 'period_month', 'metric', 'target'] %}
+{%- set columns = [
+    'store_id',
+    'period_month',
+    'metric',
+    'target',
+] %}
 {%- set key_columns = ['store_id', 'period_month', 'metric'] %}
 
 with

@@ -1,6 +1,12 @@
 -- One row per delivered store row, parsed and checked (see base_loyalty__ledger_events).
 
-{%- set columns = ['store_id', 'store_name', 'region', 'opened_on', 'closed_on'] %}
+{%- set columns = [
+    'store_id',
+    'store_name',
+    'region',
+    'opened_on',
+    'closed_on',
+] %}
 {%- set key_columns = ['store_id'] %}
 
 with

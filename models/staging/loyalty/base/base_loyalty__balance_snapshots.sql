@@ -1,6 +1,12 @@
 -- One row per delivered balance snapshot row, parsed and checked (see base_loyalty__ledger_events).
 
-{%- set columns = ['account_id', 'balance_type', 'currency', 'balance', 'as_of'] %}
+{%- set columns = [
+    'account_id',
+    'balance_type',
+    'currency',
+    'balance',
+    'as_of',
+] %}
 {%- set key_columns = ['account_id', 'balance_type', 'currency', 'as_of'] %}
 
 with

@@ -2,7 +2,17 @@
 -- rejects), parsed and checked. stg_loyalty__ledger_events keeps the staged rows; the
 -- quarantine and the row accounting read the rest.
 
-{%- set columns = ['event_id', 'account_id', 'event_type', 'points', 'occurred_at', 'recorded_at', 'order_id', 'reverses_event_id', 'source'] %}
+{%- set columns = [
+    'event_id',
+    'account_id',
+    'event_type',
+    'points',
+    'occurred_at',
+    'recorded_at',
+    'order_id',
+    'reverses_event_id',
+    'source',
+] %}
 {%- set key_columns = ['event_id'] %}
 
 with

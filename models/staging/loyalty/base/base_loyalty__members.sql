@@ -1,6 +1,12 @@
 -- One row per delivered member row, parsed and checked (see base_loyalty__ledger_events).
 
-{%- set columns = ['account_id', 'email', 'enrolled_at', 'home_store_id', 'status'] %}
+{%- set columns = [
+    'account_id',
+    'email',
+    'enrolled_at',
+    'home_store_id',
+    'status',
+] %}
 {%- set key_columns = ['account_id'] %}
 
 with

@@ -1,6 +1,15 @@
 -- One row per delivered wallet transaction row, parsed and checked (see base_loyalty__ledger_events).
 
-{%- set columns = ['txn_id', 'account_id', 'currency', 'txn_type', 'amount', 'occurred_at', 'recorded_at', 'order_id'] %}
+{%- set columns = [
+    'txn_id',
+    'account_id',
+    'currency',
+    'txn_type',
+    'amount',
+    'occurred_at',
+    'recorded_at',
+    'order_id',
+] %}
 {%- set key_columns = ['txn_id'] %}
 
 with

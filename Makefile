@@ -1,0 +1,57 @@
+# Every target installs the pinned environment first when it is missing (CONTRACT §1).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export LOYALTY_LANDING_DIR ?= $(CURDIR)/demo/landing
+export LOYALTY_WAREHOUSE ?= $(CURDIR)/warehouse/loyalty.duckdb
+DEMO_TRUTH := $(CURDIR)/demo/truth
+DEMO_ARGS ?= --accounts 2000 --months 30 --seed 42
+
+.PHONY: install demo data refresh test lint dbt-parse unit ui bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	mkdir -p $(DAGSTER_HOME) && printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
+	touch $(STAMP)
+
+# Generate the demo landing folder (and its ground truth, outside it) once.
+data: $(STAMP)
+	@if [ -d "$(LOYALTY_LANDING_DIR)" ]; then echo "demo landing data already in $(LOYALTY_LANDING_DIR)"; \
+	else $(BIN)/python -m orchestration.sample_data --out "$(LOYALTY_LANDING_DIR)" --truth "$(DEMO_TRUTH)" $(DEMO_ARGS); fi
+
+refresh: $(STAMP)
+	$(BIN)/python -m orchestration.cli refresh
+
+demo: data
+	$(BIN)/python -m orchestration.cli refresh --demo
+	@echo ""
+	@echo "Next:"
+	@echo "  make ui        # Dagster UI on http://127.0.0.1:3000 (assets, checks, runs)"
+	@echo "  warehouse:     $(LOYALTY_WAREHOUSE) (open read-only, e.g. harlequin --read-only FILE)"
+
+lint: $(STAMP)
+	$(BIN)/ruff check orchestration tests_py
+	$(BIN)/ruff format --check orchestration tests_py
+	$(BIN)/sqlfluff lint models tests
+
+dbt-parse: $(STAMP)
+	$(BIN)/dbt parse --profiles-dir . --quiet
+
+test: lint dbt-parse
+	$(BIN)/python -m pytest
+
+ui: $(STAMP)
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m orchestration.definitions
+
+bench: $(STAMP)
+	$(BIN)/python -m orchestration.bench
+
+clean:
+	rm -rf target logs demo warehouse .dagster_home .pytest_cache

@@ -1,0 +1,97 @@
+"""Command line: `python -m orchestration.cli refresh` runs the Dagster `refresh` job once.
+
+Exit status (CONTRACT §1): 0 when every check passed (warnings allowed), 1 when only
+reconciliation findings failed (the warehouse is published), 2 on an integrity failure or any
+other error (the published warehouse is left as it was).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from orchestration.outcome import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
+from orchestration.settings import load_settings
+
+
+def _step_errors(result) -> list[str]:
+    errors = []
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            error = event.step_failure_data.error
+            message = error.message.strip()
+            # dagster wraps Failure(description) as "Failure: description"
+            errors.append(f"{event.step_key}: {message}")
+    return errors
+
+
+def refresh(demo: bool = False) -> int:
+    import dagster as dg
+
+    settings = load_settings()
+    from orchestration.definitions import defs
+    from orchestration.defs.dbt import OUTCOME_FILE
+    from orchestration.summary import render, warehouse_figures
+
+    outcome_path = settings.dbt_target_dir / OUTCOME_FILE
+    outcome_path.unlink(missing_ok=True)
+    instance = dg.DagsterInstance.get() if _dagster_home_set() else dg.DagsterInstance.ephemeral()
+    job = defs.resolve_job_def("refresh")
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+
+    outcome = json.loads(outcome_path.read_text()) if outcome_path.exists() else None
+    published = any(event.is_step_success and event.step_key == "published_warehouse" for event in result.all_events)
+    load = None
+    for materialization in result.asset_materializations_for_node("load_landing"):
+        if materialization.asset_key == dg.AssetKey(["raw", "load_log"]):
+            load = {key: value.value for key, value in materialization.metadata.items()}
+    errors = _step_errors(result)
+    figures_from = settings.warehouse if published else settings.work_copy
+    figures = warehouse_figures(figures_from) if settings.target == "duckdb" else {}
+    print(
+        render(
+            landing_dir=settings.landing_dir,
+            warehouse=settings.warehouse,
+            published=published,
+            load=load,
+            outcome=outcome,
+            figures=figures,
+            error="; ".join(errors) if errors else None,
+        )
+    )
+    if not result.success or not published or outcome is None:
+        return EXIT_ERROR
+    code = outcome["exit_code"]
+    if demo and code == EXIT_FINDINGS:
+        print("The demo data carries injected faults on purpose: the findings above are expected.")
+        return EXIT_OK
+    return code
+
+
+def _dagster_home_set() -> bool:
+    import os
+
+    return bool(os.environ.get("DAGSTER_HOME"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m orchestration.cli", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("refresh", help="load, build, test and publish once (the Dagster refresh job)")
+    run.add_argument("--demo", action="store_true", help="findings are expected (demo data): exit 0 on findings")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        load_settings()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.command == "refresh":
+        return refresh(demo=args.demo)
+    return EXIT_OK  # pragma: no cover - argparse requires a command
+
+
+if __name__ == "__main__":
+    sys.exit(main())

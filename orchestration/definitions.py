@@ -1,0 +1,18 @@
+"""The Dagster code location: assembles what orchestration/defs/ defines."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.defs.dbt import loyalty_dbt_assets
+from orchestration.defs.jobs import daily_refresh_schedule, refresh_job
+from orchestration.defs.landing import load_landing_asset
+from orchestration.defs.publish import published_warehouse
+from orchestration.defs.resources import dbt_resource
+
+defs = dg.Definitions(
+    assets=[load_landing_asset, loyalty_dbt_assets, published_warehouse],
+    jobs=[refresh_job],
+    schedules=[daily_refresh_schedule],
+    resources={"dbt": dbt_resource()},
+)

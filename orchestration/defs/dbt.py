@@ -1,0 +1,102 @@
+"""The whole dbt project as Dagster assets; every dbt test is an asset check.
+
+One invocation builds everything but the reconciliation findings (tag ``finding``), then a
+second runs the findings: an error-severity finding must not skip the marts downstream of
+the model it tests, because the marts are what people use to investigate it (CONTRACT §1).
+"""
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster import AssetExecutionContext
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from orchestration.defs.resources import dbt_project
+from orchestration.outcome import RefreshOutcome
+from orchestration.settings import load_settings
+
+OUTCOME_FILE = "outcome.json"
+
+
+class LoyaltyTranslator(DagsterDbtTranslator):
+    """Groups follow the project's layers (staging, audit, intermediate, marts)."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn", [])
+        if dbt_resource_props.get("resource_type") == "seed":
+            return "program"
+        return fqn[1] if len(fqn) > 2 else "default"
+
+
+translator = LoyaltyTranslator(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
+
+
+def ensure_manifest() -> Path:
+    """A manifest for @dbt_assets: `dbt parse` when none exists yet (fresh clone)."""
+    if not dbt_project.manifest_path.exists():
+        dbt_project.preparer.prepare(dbt_project)
+    return dbt_project.manifest_path
+
+
+def _as_check_results(events):
+    for event in events:
+        if isinstance(event, dg.AssetCheckEvaluation):
+            yield dg.AssetCheckResult(
+                asset_key=event.asset_key,
+                check_name=event.check_name,
+                passed=event.passed,
+                severity=event.severity,
+                metadata=event.metadata,
+                description=event.description,
+            )
+        else:
+            yield event
+
+
+@dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=translator, name="loyalty_dbt")
+def loyalty_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
+    settings = load_settings()
+    # dbt builds the work copy; profiles.yml reads the path from here.
+    os.environ["LOYALTY_DBT_DUCKDB_PATH"] = str(settings.work_copy)
+    target_dir = settings.dbt_target_dir
+    outcome_path = target_dir / OUTCOME_FILE
+    outcome_path.unlink(missing_ok=True)
+    outcome = RefreshOutcome()
+    steps = (("build", ["build", "--exclude", "tag:finding"]), ("findings", ["test", "--select", "tag:finding"]))
+    for step, args in steps:
+        if step == "build":
+            invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target_dir / step)
+            yield from invocation.stream()
+        else:
+            # With a context, dagster-dbt appends the asset selection after ours and dbt would
+            # run every test again; without one it reports checks as evaluations, which this
+            # op turns back into its own check results.
+            invocation = dbt.cli(
+                args,
+                manifest=dbt_project.manifest_path,
+                dagster_dbt_translator=translator,
+                raise_on_error=False,
+                target_path=target_dir / step,
+            )
+            yield from _as_check_results(invocation.stream())
+        run_results = target_dir / step / "run_results.json"
+        if run_results.exists():
+            manifest = json.loads((target_dir / step / "manifest.json").read_text())
+            outcome.extend(json.loads(run_results.read_text()), manifest)
+        elif not invocation.is_successful():
+            raise dg.Failure(description=f"dbt {step} failed before running anything: {invocation.get_error()}")
+    target_dir.mkdir(parents=True, exist_ok=True)
+    outcome_path.write_text(json.dumps(outcome.to_dict(), indent=2, default=str))
+    if not outcome.publishable:
+        failed = [f"{check.name} ({check.status})" for check in outcome.integrity_failures + outcome.node_errors]
+        raise dg.Failure(
+            description=(
+                f"{len(failed)} integrity check(s) or model(s) failed; the warehouse is not published: "
+                + "; ".join(failed[:10])
+            ),
+            metadata={"failed": dg.MetadataValue.json(failed)},
+        )

@@ -1,0 +1,21 @@
+"""The refresh job (what `make refresh` and the daily schedule run) and its schedule."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+refresh_job = dg.define_asset_job(
+    name="refresh",
+    selection=dg.AssetSelection.all(),
+    description="Load what is new, build every model, run every test, publish if integrity holds.",
+    # One warehouse file, one writer: the steps run one after another in one process.
+    executor_def=dg.in_process_executor,
+)
+
+daily_refresh_schedule = dg.ScheduleDefinition(
+    name="daily_refresh",
+    job=refresh_job,
+    cron_schedule="0 6 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)

@@ -1,0 +1,105 @@
+"""The short summary a refresh prints (CONTRACT §1): rows, rejects, checks, balances."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+
+def _table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    rows = connection.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchall()
+    return bool(rows[0][0])
+
+
+def warehouse_figures(path: Path) -> dict[str, Any]:
+    """Figures read from a built warehouse file (read-only)."""
+    figures: dict[str, Any] = {}
+    if not path.exists():
+        return figures
+    with duckdb.connect(str(path), read_only=True) as connection:
+        if _table_exists(connection, "audit", "source_row_accounting"):
+            figures["rows_by_source"] = connection.execute(
+                """
+                select landing_source, count(*) as files, sum(rows_delivered), sum(rows_staged),
+                    sum(rows_rejected), sum(rows_exact_duplicate)
+                from audit.source_row_accounting
+                group by landing_source
+                order by landing_source
+                """
+            ).fetchall()
+        if _table_exists(connection, "audit", "rejected_source_rows"):
+            figures["rejected_by_reason"] = connection.execute(
+                "select reason, count(*) from audit.rejected_source_rows group by reason order by count(*) desc, reason"
+            ).fetchall()
+        if _table_exists(connection, "marts", "rpt_reconciliation_summary"):
+            figures["reconciliation"] = connection.execute(
+                """
+                select balance_type, coalesce(currency, '-'), accounts_checked, accounts_in_balance,
+                    accounts_minor_drift, accounts_material_mismatch, accounts_missing_snapshot, net_drift
+                from marts.rpt_reconciliation_summary
+                order by balance_type, currency nulls first
+                """
+            ).fetchall()
+    return figures
+
+
+def _table(headers: list[str], rows: list[tuple]) -> list[str]:
+    cells = [headers] + [[str(value) for value in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  " + "  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)) for row in cells]
+    lines.insert(1, "  " + "  ".join("-" * width for width in widths))
+    return lines
+
+
+def render(
+    *,
+    landing_dir: Path,
+    warehouse: Path,
+    published: bool,
+    load: dict[str, Any] | None,
+    outcome: dict[str, Any] | None,
+    figures: dict[str, Any],
+    error: str | None,
+) -> str:
+    lines = ["", "Loyalty warehouse refresh", "=========================", f"landing:   {landing_dir}"]
+    lines.append(f"warehouse: {warehouse} ({'published' if published else 'NOT published: previous version kept'})")
+    if load:
+        lines.append(
+            f"files:     {load.get('files_loaded', 0)} loaded ({load.get('rows_loaded', 0)} rows), "
+            f"{load.get('duplicate_files', 0)} duplicate file(s), {load.get('files_already_loaded', 0)} already loaded"
+        )
+    if figures.get("rows_by_source"):
+        lines += ["", "Rows by source (all deliveries so far)"]
+        lines += _table(["source", "files", "delivered", "staged", "rejected", "exact dups"], figures["rows_by_source"])
+    if figures.get("rejected_by_reason"):
+        lines += ["", "Rejected rows by reason (audit.rejected_source_rows)"]
+        lines += _table(["reason", "rows"], figures["rejected_by_reason"])
+    if figures.get("reconciliation"):
+        lines += ["", "Reconciliation (marts.rpt_reconciliation_summary)"]
+        lines += _table(
+            ["balance", "currency", "checked", "in balance", "minor", "material", "no snapshot", "net drift"],
+            figures["reconciliation"],
+        )
+    if outcome:
+        lines += [
+            "",
+            f"Checks: {outcome['tests_passed']} passed, {outcome['tests_warned']} warned, "
+            f"{outcome['tests_failed']} failed ({outcome['unit_tests']} unit tests ran)",
+        ]
+        for label, key in (
+            ("integrity FAILED", "integrity_failures"),
+            ("finding", "failed_findings"),
+            ("warning", "warnings"),
+            ("model ERROR", "node_errors"),
+        ):
+            for check in outcome.get(key, []):
+                count = f", {check['failures']} failing row(s)" if check.get("failures") else ""
+                lines.append(f"  {label}: {check['name']} on {check.get('model') or '-'}{count}")
+    if error:
+        lines += ["", f"ERROR: {error}"]
+    return "\n".join(lines) + "\n"

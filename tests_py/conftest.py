@@ -1,0 +1,70 @@
+"""Shared fixtures: generated landing folders and warehouses in tmp folders, refreshed through
+the real command (a subprocess, as a scheduler would run it)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SMALL = ["--accounts", "150", "--months", "20", "--seed", "7"]
+
+
+@dataclass
+class Refresh:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def generate(out: Path, truth: Path, args: list[str] = SMALL) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "orchestration.sample_data", "--out", str(out), "--truth", str(truth), *args],
+        cwd=PROJECT_DIR,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+
+
+def run_refresh(landing: Path, warehouse: Path, *extra: str, env: dict[str, str] | None = None) -> Refresh:
+    environment = {
+        **os.environ,
+        "LOYALTY_LANDING_DIR": str(landing),
+        "LOYALTY_WAREHOUSE": str(warehouse),
+        "LOYALTY_TARGET": "duckdb",
+        **(env or {}),
+    }
+    environment.pop("DAGSTER_HOME", None)
+    completed = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "refresh", *extra],
+        cwd=PROJECT_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    return Refresh(completed.returncode, completed.stdout, completed.stderr)
+
+
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A small generated landing folder and its ground truth (outside it)."""
+    root = tmp_path_factory.mktemp("small")
+    landing, truth = root / "landing", root / "truth"
+    generate(landing, truth)
+    return landing, truth
+
+
+@pytest.fixture(scope="session")
+def refreshed(small_data: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Refresh]:
+    """The small landing folder refreshed once into a fresh warehouse."""
+    landing, _ = small_data
+    warehouse = tmp_path_factory.mktemp("warehouse") / "loyalty.duckdb"
+    result = run_refresh(landing, warehouse)
+    return warehouse, result
