@@ -12,3 +12,13 @@
         'base_commerce__store_targets',
     ]) }}
 {%- endmacro %}
+
+{#- The drift cause detection models (one per likely_cause; precedence in seeds/drift_causes.csv). -#}
+{% macro drift_cause_models() -%}
+    {{ return([
+        'int_drift_cause__double_posted_event',
+        'int_drift_cause__missing_correction',
+        'int_drift_cause__stale_snapshot',
+        'int_drift_cause__missing_ledger_event',
+    ]) }}
+{%- endmacro %}

@@ -1,0 +1,35 @@
+{#- One row per first-of-month date between two month starts (inclusive), for each row of
+    `relation`: select <relation columns>, month_start from relation. -#}
+{% macro month_series(relation, start_month, end_month) -%}
+    {{ return(adapter.dispatch('month_series', 'loyalty')(relation, start_month, end_month)) }}
+{%- endmacro %}
+
+{% macro default__month_series(relation, start_month, end_month) -%}
+    select
+        {{ relation }}.*,
+        cast(generate_series(
+            cast({{ start_month }} as timestamp), cast({{ end_month }} as timestamp), interval '1 month'
+        ) as date) as month_start
+    from {{ relation }}
+{%- endmacro %}
+
+{% macro duckdb__month_series(relation, start_month, end_month) -%}
+    select
+        {{ relation }}.*,
+        cast(unnest(generate_series(
+            cast({{ start_month }} as timestamp), cast({{ end_month }} as timestamp), interval '1 month'
+        )) as date) as month_start
+    from {{ relation }}
+{%- endmacro %}
+
+{% macro spark__month_series(relation, start_month, end_month) -%}
+    select
+        {{ relation }}.*,
+        explode(sequence(cast({{ start_month }} as date), cast({{ end_month }} as date), interval 1 month))
+        as month_start
+    from {{ relation }}
+{%- endmacro %}
+
+{% macro month_start(expression) -%}
+    cast({{ dbt.date_trunc('month', expression) }} as date)
+{%- endmacro %}
