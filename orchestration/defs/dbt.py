@@ -16,7 +16,7 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from orchestration.defs.resources import dbt_project
-from orchestration.outcome import RefreshOutcome
+from orchestration.outcome import FINDING_TAG, RefreshOutcome
 from orchestration.settings import load_settings
 
 OUTCOME_FILE = "outcome.json"
@@ -30,6 +30,15 @@ class LoyaltyTranslator(DagsterDbtTranslator):
         if dbt_resource_props.get("resource_type") == "seed":
             return "program"
         return fqn[1] if len(fqn) > 2 else "default"
+
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):  # noqa: ANN001, ANN201
+        """Reconciliation findings (tag ``finding``) never block: the marts they test are what
+        people use to investigate them. Every other error-severity test blocks (integrity)."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        node = manifest.get("nodes", {}).get(unique_id, {})
+        if spec is not None and FINDING_TAG in node.get("tags", []):
+            return spec._replace(blocking=False)
+        return spec
 
 
 translator = LoyaltyTranslator(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
