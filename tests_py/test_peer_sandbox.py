@@ -9,11 +9,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import run_refresh
+
 from orchestration.peer_sandbox import SandboxError, convert
 
-SANDBOX = Path(__file__).resolve().parents[2] / "shared" / "peer-cases" / "ledger-reconciliation-sandbox"
+# A verbatim copy of ../shared/peer-cases/ledger-reconciliation-sandbox/, so CI runs it too.
+SANDBOX = Path(__file__).resolve().parent / "fixtures" / "ledger-reconciliation-sandbox"
 
 
 def sandbox_verdicts(sandbox: Path) -> dict[str, tuple[int, str]]:
@@ -32,7 +33,6 @@ def sandbox_verdicts(sandbox: Path) -> dict[str, tuple[int, str]]:
 
 
 @pytest.mark.e2e
-@pytest.mark.skipif(not SANDBOX.exists(), reason="peer case folder not present beside the checkout")
 def test_warehouse_reaches_the_sandbox_verdicts(tmp_path: Path) -> None:
     landing = tmp_path / "landing"
     convert(SANDBOX, landing)

@@ -31,7 +31,7 @@ class LoyaltyTranslator(DagsterDbtTranslator):
             return "program"
         return fqn[1] if len(fqn) > 2 else "default"
 
-    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):  # noqa: ANN001, ANN201
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
         """Reconciliation findings (tag ``finding``) never block: the marts they test are what
         people use to investigate them. Every other error-severity test blocks (integrity)."""
         spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
