@@ -1,0 +1,243 @@
+"""End to end: generated landing data with injected faults, refreshed through the real command,
+compared with the generator's ground truth (which lives outside the landing folder)."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import Refresh, generate, run_refresh
+
+pytestmark = pytest.mark.e2e
+
+
+def read_truth(truth: Path, name: str) -> list[dict[str, str]]:
+    with (truth / name).open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def query(warehouse: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def table_fingerprints(warehouse: Path) -> dict[str, tuple[int, int]]:
+    """Row count and an order-independent hash of every table's rows, per schema.table."""
+    fingerprints = {}
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        tables = connection.execute(
+            "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'"
+        ).fetchall()
+        for schema, table in tables:
+            count, digest = connection.execute(
+                f'select count(*), coalesce(sum(hash(t)), 0) from "{schema}"."{table}" as t'
+            ).fetchall()[0]
+            fingerprints[f"{schema}.{table}"] = (count, int(digest))
+    return fingerprints
+
+
+def confusion(pairs: list[tuple[str, str]]) -> dict[str, dict[str, float]]:
+    """Per class: precision and recall of predicted against expected labels."""
+    classes = sorted({label for pair in pairs for label in pair})
+    report = {}
+    for label in classes:
+        true_positive = sum(1 for expected, got in pairs if expected == label and got == label)
+        predicted = sum(1 for _, got in pairs if got == label)
+        actual = sum(1 for expected, _ in pairs if expected == label)
+        report[label] = {
+            "expected": actual,
+            "found": predicted,
+            "precision": true_positive / predicted if predicted else 1.0,
+            "recall": true_positive / actual if actual else 1.0,
+        }
+    return report
+
+
+def print_confusion(title: str, report: dict[str, dict[str, float]]) -> None:
+    print(f"\n{title}")
+    for label, figures in report.items():
+        print(
+            f"  {label:28} expected {figures['expected']:5.0f}  found {figures['found']:5.0f}"
+            f"  precision {figures['precision']:.0%}  recall {figures['recall']:.0%}"
+        )
+
+
+def test_refresh_publishes_and_reports_findings(refreshed: tuple[Path, Refresh]) -> None:
+    warehouse, result = refreshed
+    assert result.returncode == 1, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "(published)" in result.stdout
+    assert "Reconciliation" in result.stdout
+    assert warehouse.exists()
+    assert not warehouse.with_name(warehouse.name + ".work").exists()
+
+
+def test_every_injected_bad_row_is_quarantined_with_its_reason(
+    refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]
+) -> None:
+    warehouse, _ = refreshed
+    expected = {
+        (row["source"], row["file"], int(row["row_number"])): row["reason"]
+        for row in read_truth(small_data[1], "rejected_rows.csv")
+    }
+    got = {
+        (source, file, row_number): reason
+        for source, file, row_number, reason in query(
+            warehouse, "select source, source_file, source_row_number, reason from audit.rejected_source_rows"
+        )
+    }
+    assert got == expected
+    assert set(expected.values()) >= {
+        "missing_key",
+        "unknown_enum",
+        "wrong_sign",
+        "unparseable_number",
+        "unparseable_timestamp",
+        "recorded_before_occurred",
+        "unknown_account",
+        "unknown_store",
+        "conflicting_duplicate",
+    }
+
+
+def test_exact_duplicates_and_duplicate_files_are_counted_not_staged(
+    refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]
+) -> None:
+    warehouse, _ = refreshed
+    truth = small_data[1]
+    accounting = {
+        file: (delivered, staged, rejected, duplicates, outcome)
+        for file, delivered, staged, rejected, duplicates, outcome in query(
+            warehouse,
+            "select source_file, rows_delivered, rows_staged, rows_rejected, rows_exact_duplicate, outcome"
+            " from audit.source_row_accounting",
+        )
+    }
+    for row in read_truth(truth, "duplicates.csv"):
+        assert accounting[row["file"]][3] == int(row["exact_duplicate_rows"]), row
+    for row in read_truth(truth, "duplicate_files.csv"):
+        assert accounting[row["file"]][4] == "duplicate_file", row
+    for file, (delivered, staged, rejected, duplicates, _) in accounting.items():
+        assert delivered == staged + rejected + duplicates, file
+
+
+def test_second_refresh_of_the_same_folder_changes_no_row(
+    refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    warehouse, _ = refreshed
+    copy = tmp_path / "loyalty.duckdb"
+    shutil.copyfile(warehouse, copy)
+    before = table_fingerprints(copy)
+    again = run_refresh(small_data[0], copy)
+    assert again.returncode == 1, again.stdout[-3000:]
+    assert "0 loaded (0 rows)" in again.stdout
+    assert table_fingerprints(copy) == before
+
+
+def test_balance_reconciliation_matches_the_ground_truth(
+    refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]
+) -> None:
+    warehouse, _ = refreshed
+    truth = read_truth(small_data[1], "balances.csv")
+    got = {
+        (account, balance_type, currency or ""): (status, cause, drift)
+        for account, balance_type, currency, status, cause, drift in query(
+            warehouse,
+            "select account_id, balance_type, currency, drift_status, likely_cause, drift"
+            " from marts.fct_balance_reconciliation",
+        )
+    }
+    expected = {
+        (row["account_id"], row["balance_type"], row["currency"]): (row["expected_status"], row["expected_cause"])
+        for row in truth
+    }
+    assert set(got) == set(expected), "balances differ from the ground truth"
+    statuses = confusion([(expected[key][0], got[key][0]) for key in expected])
+    causes = confusion([(expected[key][1], got[key][1]) for key in expected])
+    print_confusion("drift_status", statuses)
+    print_confusion("likely_cause", causes)
+    wrong = [(key, expected[key], got[key][:2]) for key in expected if expected[key] != got[key][:2]]
+    assert not wrong, f"{len(wrong)} balances differ, e.g. {wrong[:5]}"
+    assert all(figures["precision"] == figures["recall"] == 1.0 for figures in {**statuses, **causes}.values())
+
+
+def test_order_accruals_match_the_ground_truth(refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]) -> None:
+    warehouse, _ = refreshed
+    expected = {row["order_id"]: row["expected_status"] for row in read_truth(small_data[1], "order_accruals.csv")}
+    got = dict(query(warehouse, "select order_id, accrual_status from marts.fct_order_accrual_reconciliation"))
+    assert set(got) == set(expected)
+    report = confusion([(expected[order], got[order]) for order in expected])
+    print_confusion("accrual_status", report)
+    wrong = [(order, expected[order], got[order]) for order in expected if expected[order] != got[order]]
+    assert not wrong, f"{len(wrong)} orders differ, e.g. {wrong[:5]}"
+    assert len(Counter(expected.values())) == 6, "the generator should inject every accrual status"
+
+
+def test_member_tiers_match_the_ground_truth(refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]) -> None:
+    warehouse, _ = refreshed
+    months = query(
+        warehouse,
+        """
+        select tiers.account_id, strftime(months.month_start, '%Y-%m-01'), tiers.tier
+        from marts.dim_member_tiers as tiers
+        cross join (select distinct cast(date_trunc('month', occurred_at) as date) as month_start
+                    from staging.stg_loyalty__ledger_events) as months
+        where months.month_start >= tiers.valid_from
+          and (tiers.valid_to is null or months.month_start < tiers.valid_to)
+        """,
+    )
+    got = {(account, month): tier for account, month, tier in months}
+    expected = {(row["account_id"], row["month"]): row["tier"] for row in read_truth(small_data[1], "tiers.csv")}
+    common = set(got) & set(expected)
+    assert len(common) >= 0.9 * len(expected)
+    wrong = [(key, expected[key], got[key]) for key in sorted(common) if expected[key] != got[key]]
+    assert not wrong, f"{len(wrong)} member-months differ, e.g. {wrong[:5]}"
+    assert {"upgrade", "downgrade"} <= {row[0] for row in query(warehouse, "select change from marts.dim_member_tiers")}
+
+
+def test_unreadable_file_fails_with_its_name_and_leaves_the_published_warehouse(
+    refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    warehouse, _ = refreshed
+    landing = tmp_path / "landing"
+    shutil.copytree(small_data[0], landing)
+    broken = landing / "ledger_events" / "zz-truncated.parquet"
+    data = next((landing / "ledger_events").glob("*.parquet")).read_bytes()
+    broken.write_bytes(data[: len(data) // 2])
+    copy = tmp_path / "loyalty.duckdb"
+    shutil.copyfile(warehouse, copy)
+    before = table_fingerprints(copy)
+    result = run_refresh(landing, copy)
+    assert result.returncode == 2
+    assert "ledger_events/zz-truncated.parquet: cannot read as Parquet" in result.stdout
+    assert "NOT published" in result.stdout
+    assert table_fingerprints(copy) == before
+
+
+def test_a_second_seed_also_matches_the_ground_truth(tmp_path: Path) -> None:
+    landing, truth = tmp_path / "landing", tmp_path / "truth"
+    generate(landing, truth, ["--accounts", "120", "--months", "22", "--seed", "2026"])
+    warehouse = tmp_path / "loyalty.duckdb"
+    result = run_refresh(landing, warehouse)
+    assert result.returncode == 1, result.stdout[-3000:]
+    expected = {
+        (row["account_id"], row["balance_type"], row["currency"]): (row["expected_status"], row["expected_cause"])
+        for row in read_truth(truth, "balances.csv")
+    }
+    got = {
+        (account, balance_type, currency or ""): (status, cause)
+        for account, balance_type, currency, status, cause in query(
+            warehouse,
+            "select account_id, balance_type, currency, drift_status, likely_cause"
+            " from marts.fct_balance_reconciliation",
+        )
+    }
+    assert got == expected
+    accruals = {row["order_id"]: row["expected_status"] for row in read_truth(truth, "order_accruals.csv")}
+    assert (
+        dict(query(warehouse, "select order_id, accrual_status from marts.fct_order_accrual_reconciliation"))
+        == accruals
+    )
