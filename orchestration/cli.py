@@ -8,6 +8,7 @@ other error (the published warehouse is left as it was).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -39,7 +40,22 @@ def refresh(demo: bool = False) -> int:
     outcome_path.unlink(missing_ok=True)
     instance = dg.DagsterInstance.get() if _dagster_home_set() else dg.DagsterInstance.ephemeral()
     job = defs.resolve_job_def("refresh")
-    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    # dbt's and Dagster's step-by-step output goes to a log file; the terminal gets the summary.
+    log_path = settings.dbt_target_dir / "refresh.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"refreshing {settings.warehouse} from {settings.landing_dir} (full log: {log_path}) ...", flush=True)
+    with log_path.open("w", encoding="utf-8") as log_file, contextlib.redirect_stdout(log_file):
+        handler = logging.StreamHandler(log_file)
+        root = logging.getLogger()
+        root.addHandler(handler)
+        try:
+            result = job.execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            )
+        finally:
+            root.removeHandler(handler)
 
     outcome = json.loads(outcome_path.read_text()) if outcome_path.exists() else None
     published = any(event.is_step_success and event.step_key == "published_warehouse" for event in result.all_events)
@@ -82,7 +98,6 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("refresh", help="load, build, test and publish once (the Dagster refresh job)")
     run.add_argument("--demo", action="store_true", help="findings are expected (demo data): exit 0 on findings")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
     try:
         load_settings()
     except ValueError as error:
