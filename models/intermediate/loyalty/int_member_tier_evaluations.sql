@@ -53,8 +53,13 @@ evaluations as (
     from member_months
     inner join program_rules
         on
-            member_months.month_start >= program_rules.effective_from
-            and (program_rules.effective_to is null or member_months.month_start < program_rules.effective_to)
+            {{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'member_months.month_start')) }}
+            >= program_rules.effective_from
+            and (
+                program_rules.effective_to is null
+                or {{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'member_months.month_start')) }}
+                < program_rules.effective_to
+            )
 ),
 
 qualifying_events as (
@@ -101,7 +106,9 @@ tiered as (
     from qualifying
     inner join tiers
         on
-            qualifying.qualifying_points >= tiers.min_qualifying_points
+            -- a reverse still in the window after its earn left it can make the sum negative:
+            -- that is the lowest tier, not no tier
+            greatest(qualifying.qualifying_points, 0) >= tiers.min_qualifying_points
             and qualifying.month_end_date >= tiers.effective_from
             and (tiers.effective_to is null or qualifying.month_end_date < tiers.effective_to)
 ),

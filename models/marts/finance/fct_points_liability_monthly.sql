@@ -1,0 +1,126 @@
+-- One row per month and reporting currency: the points liability roll-forward finance books
+-- (CONTRACT §4). Months are by recorded_at (when the ledger knew), the reconciliation's basis.
+-- Movement columns are signed sums, so closing = opening + earned + redeemed + expired +
+-- corrected + reversed. Breakage is estimated from history: the share of matured points
+-- (earned at least expiry_after_months + 1 months before the month end) that expired.
+
+with
+
+movements as (
+    select * from {{ ref('int_balance_movements') }}
+    where balance_type = 'points'
+),
+
+months as (
+    select * from {{ ref('int_liability_months') }}
+),
+
+point_values as (
+    select * from {{ ref('program_point_value') }}
+    where currency = '{{ var("reporting_currency") }}'
+),
+
+program_rules as (
+    select * from {{ ref('program_rules') }}
+    where rule = 'expiry_after_months'
+),
+
+monthly_movements as (
+    select
+        {{ month_start('recorded_at') }} as month,
+        sum(case when movement_type = 'earn' then amount else 0 end) as earned,
+        sum(case when movement_type = 'redeem' then amount else 0 end) as redeemed,
+        sum(case when movement_type = 'expire' then amount else 0 end) as expired,
+        sum(case when movement_type = 'correct' then amount else 0 end) as corrected,
+        sum(case when movement_type = 'reverse' then amount else 0 end) as reversed,
+        sum(amount) as net_movement
+    from movements
+    group by {{ month_start('recorded_at') }}
+),
+
+rolled as (
+    select
+        months.month,
+        months.month_end_date,
+        cast(coalesce(monthly_movements.earned, 0) as bigint) as earned,
+        cast(coalesce(monthly_movements.redeemed, 0) as bigint) as redeemed,
+        cast(coalesce(monthly_movements.expired, 0) as bigint) as expired,
+        cast(coalesce(monthly_movements.corrected, 0) as bigint) as corrected,
+        cast(coalesce(monthly_movements.reversed, 0) as bigint) as reversed,
+        cast(coalesce(sum(monthly_movements.net_movement) over (
+            order by months.month rows between unbounded preceding and current row
+        ), 0) as bigint) as closing_points,
+        cast(coalesce(sum(monthly_movements.earned) over (
+            order by months.month rows between unbounded preceding and current row
+        ), 0) as bigint) as cumulative_earned,
+        cast(coalesce(sum(monthly_movements.expired) over (
+            order by months.month rows between unbounded preceding and current row
+        ), 0) as bigint) as cumulative_expired
+    from months
+    left join monthly_movements
+        on months.month = monthly_movements.month
+),
+
+openings as (
+    -- opening = every movement recorded before the month, summed from the monthly totals
+    -- (computed apart from the running closing, so the roll-forward tests compare two paths)
+    select
+        months.month,
+        cast(coalesce(sum(monthly_movements.net_movement), 0) as bigint) as opening_points
+    from months
+    left join monthly_movements
+        on monthly_movements.month < months.month
+    group by months.month
+),
+
+matured as (
+    -- points earned in months whose expiry date has passed by this month end
+    select
+        rolled.month,
+        cast(coalesce(sum(earlier.earned), 0) as bigint) as matured_earned
+    from rolled
+    inner join program_rules
+        on
+            rolled.month_end_date >= program_rules.effective_from
+            and (program_rules.effective_to is null or rolled.month_end_date < program_rules.effective_to)
+    left join rolled as earlier
+        on earlier.month <= cast({{ dbt.dateadd('month', '-(program_rules.value + 1)', 'rolled.month') }} as date)
+    group by rolled.month
+),
+
+final as (
+    select
+        rolled.month,
+        '{{ var("reporting_currency") }}' as currency,
+        openings.opening_points,
+        rolled.earned,
+        rolled.redeemed,
+        rolled.expired,
+        rolled.corrected,
+        rolled.reversed,
+        rolled.closing_points,
+        point_values.point_value,
+        cast(rolled.closing_points * point_values.point_value as decimal(18, 2)) as closing_liability,
+        cast(
+            case
+                when matured.matured_earned > 0
+                    then least(1.0, -1.0 * rolled.cumulative_expired / matured.matured_earned)
+            end as decimal(9, 6)
+        ) as estimated_breakage_rate,
+        cast(
+            rolled.closing_points * point_values.point_value
+            * (1 - coalesce(least(1.0, -1.0 * rolled.cumulative_expired / nullif(matured.matured_earned, 0)), 0))
+            as decimal(18, 2)
+        ) as closing_liability_net_of_breakage
+    from rolled
+    inner join matured
+        on rolled.month = matured.month
+    inner join openings
+        on rolled.month = openings.month
+    left join point_values
+        on
+            rolled.month_end_date >= point_values.effective_from
+            and (point_values.effective_to is null or rolled.month_end_date < point_values.effective_to)
+)
+
+select * from final
