@@ -1,0 +1,822 @@
+"""The sample-data generator: deterministic, refuses bad arguments, and its ground truth holds.
+
+The truth is re-derived here from the landing files alone (DuckDB and a few lines of Python),
+without the generator's own code, so a generator that labels a fault wrongly fails these tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import filecmp
+import json
+from collections import defaultdict
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from orchestration.sample_data.__main__ import main
+from orchestration.sample_data.program import (
+    FifoLots,
+    Movement,
+    StoreMonth,
+    accrual_status,
+    drift_status,
+    reconcile,
+    store_eligibility,
+)
+
+SMALL = ["--accounts", "150", "--months", "20", "--seed", "7", "--start", "2024-01"]
+SOURCES = (
+    "members",
+    "stores",
+    "orders",
+    "ledger_events",
+    "wallet_transactions",
+    "balance_snapshots",
+    "store_operations",
+    "store_targets",
+)
+TYPES = {
+    "members": {
+        "account_id": "varchar",
+        "email": "varchar",
+        "enrolled_at": "timestamptz",
+        "home_store_id": "varchar",
+        "status": "varchar",
+    },
+    "stores": {
+        "store_id": "varchar",
+        "store_name": "varchar",
+        "region": "varchar",
+        "opened_on": "date",
+        "closed_on": "date",
+    },
+    "orders": {
+        "order_id": "varchar",
+        "account_id": "varchar",
+        "store_id": "varchar",
+        "channel": "varchar",
+        "status": "varchar",
+        "currency": "varchar",
+        "net_amount": "decimal(18,2)",
+        "ordered_at": "timestamptz",
+        "updated_at": "timestamptz",
+    },
+    "ledger_events": {
+        "event_id": "varchar",
+        "account_id": "varchar",
+        "event_type": "varchar",
+        "points": "bigint",
+        "occurred_at": "timestamptz",
+        "recorded_at": "timestamptz",
+        "order_id": "varchar",
+        "reverses_event_id": "varchar",
+        "source": "varchar",
+    },
+    "wallet_transactions": {
+        "txn_id": "varchar",
+        "account_id": "varchar",
+        "currency": "varchar",
+        "txn_type": "varchar",
+        "amount": "decimal(18,2)",
+        "occurred_at": "timestamptz",
+        "recorded_at": "timestamptz",
+        "order_id": "varchar",
+    },
+    "balance_snapshots": {
+        "account_id": "varchar",
+        "balance_type": "varchar",
+        "currency": "varchar",
+        "balance": "decimal(18,2)",
+        "as_of": "timestamptz",
+    },
+    "store_operations": {"store_id": "varchar", "business_date": "date", "metric": "varchar", "value": "decimal(18,2)"},
+    "store_targets": {"store_id": "varchar", "period_month": "date", "metric": "varchar", "target": "decimal(18,2)"},
+}
+
+
+def run(*args: str) -> int:
+    return main(list(args))
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("sample")
+    assert run("--out", str(base / "landing"), "--truth", str(base / "truth"), *SMALL) == 0
+    return base / "landing", base / "truth"
+
+
+def read_truth(truth: Path, name: str) -> list[dict[str, str]]:
+    with (truth / name).open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+# --- the command line ----------------------------------------------------------------------
+def tree(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def test_same_arguments_write_the_same_bytes(generated: tuple[Path, Path], tmp_path: Path) -> None:
+    landing, truth = generated
+    assert run("--out", str(tmp_path / "landing"), "--truth", str(tmp_path / "truth"), *SMALL) == 0
+    for first, second in ((landing, tmp_path / "landing"), (truth, tmp_path / "truth")):
+        names = tree(first)
+        assert names == tree(second) and names
+        _, mismatch, errors = filecmp.cmpfiles(first, second, names, shallow=False)
+        assert mismatch == [] and errors == []
+
+
+def test_another_seed_writes_other_data(generated: tuple[Path, Path], tmp_path: Path) -> None:
+    landing, _ = generated
+    other = [*SMALL[:4], "--seed", "8", *SMALL[6:]]
+    assert run("--out", str(tmp_path / "landing"), "--truth", str(tmp_path / "truth"), *other) == 0
+    first = (landing / "ledger_events" / "2024-03.parquet").read_bytes()
+    assert first != (tmp_path / "landing" / "ledger_events" / "2024-03.parquet").read_bytes()
+
+
+def test_truth_inside_landing_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    landing = tmp_path / "landing"
+    assert run("--out", str(landing), "--truth", str(landing / "truth"), *SMALL) == 2
+    assert "--truth" in capsys.readouterr().err
+    assert not landing.exists()
+    assert run("--out", str(landing), "--truth", str(landing), *SMALL) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--accounts", "5"], "--accounts"),
+        (["--months", "2"], "--months"),
+        (["--start", "2024-13"], "--start"),
+        (["--seed", "-1"], "--seed"),
+    ],
+)
+def test_a_bad_argument_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], named: str
+) -> None:
+    assert run("--out", str(tmp_path / "l"), "--truth", str(tmp_path / "t"), *args) == 2
+    assert named in capsys.readouterr().err
+    assert not (tmp_path / "l").exists()
+
+
+def test_a_malformed_number_exits_2(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run("--out", str(tmp_path / "l"), "--truth", str(tmp_path / "t"), "--accounts", "many")
+    assert exit_info.value.code == 2
+
+
+def test_an_earlier_run_is_only_replaced_when_asked(
+    generated: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--out", str(tmp_path / "l"), "--truth", str(tmp_path / "t"), *SMALL]
+    assert run(*args) == 0
+    assert run(*args) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    (tmp_path / "l" / "orders" / "stray.csv").write_text("x\n")
+    assert run(*args, "--overwrite") == 0
+    assert not (tmp_path / "l" / "orders" / "stray.csv").exists()
+    assert tree(tmp_path / "l") == tree(generated[0])
+
+
+# --- the truth covers every class ------------------------------------------------------------
+def test_every_fault_class_is_in_the_truth(generated: tuple[Path, Path]) -> None:
+    landing, truth = generated
+    balances = read_truth(truth, "balances.csv")
+    for balance_type, currency in (("points", ""), ("wallet", "EUR"), ("wallet", "GBP")):
+        rows = [r for r in balances if (r["balance_type"], r["currency"]) == (balance_type, currency)]
+        classes = {(r["expected_status"], r["expected_cause"]) for r in rows}
+        for cause in (
+            "double_posted_event",
+            "missing_correction",
+            "stale_snapshot",
+            "missing_ledger_event",
+            "unexplained",
+        ):
+            assert ("minor_drift", cause) in classes, (balance_type, currency, cause)
+            assert ("material_mismatch", cause) in classes, (balance_type, currency, cause)
+        assert ("missing_snapshot", "none") in classes
+        assert any(r["expected_status"] == "in_balance" and Decimal(r["expected_drift"]) != 0 for r in rows)
+        assert sum(r["expected_status"] == "in_balance" and Decimal(r["expected_drift"]) == 0 for r in rows) > 10
+    statuses = {r["expected_status"] for r in read_truth(truth, "order_accruals.csv")}
+    assert statuses == {
+        "ok",
+        "missing_earn",
+        "duplicate_earn",
+        "amount_mismatch",
+        "unreversed_cancellation",
+        "earn_on_open_order",
+    }
+    rejected = read_truth(truth, "rejected_rows.csv")
+    reasons: dict[str, set[str]] = defaultdict(set)
+    for row in rejected:
+        reasons[row["reason"]].add(row["source"])
+    assert set(reasons) == {
+        "missing_key",
+        "unknown_enum",
+        "wrong_sign",
+        "unparseable_number",
+        "unparseable_timestamp",
+        "recorded_before_occurred",
+        "unknown_account",
+        "unknown_store",
+        "conflicting_duplicate",
+    }
+    assert all(len(sources) >= 2 for sources in reasons.values())
+    assert read_truth(truth, "duplicates.csv") and read_truth(truth, "duplicate_files.csv")
+    for source in SOURCES:
+        suffixes = {p.suffix for p in (landing / source).iterdir()}
+        assert suffixes == {".csv", ".parquet"}, source
+    summary = json.loads((truth / "summary.json").read_text())
+    assert summary["tier_changes"]["members_upgraded"] > 0 and summary["tier_changes"]["members_downgraded"] > 0
+    assert len(summary["clawback_accounts"]) >= 1
+    for outcome in (
+        "eligible",
+        "failed_consistency",
+        "not_open_whole_month",
+        "failed_net_sales",
+        "failed_audit_score",
+        "failed_on_time_open",
+        "failed_return_rate",
+    ):
+        assert summary["store_eligibility"].get(outcome, 0) > 0, outcome
+
+
+# --- an independent reading of the landing files ---------------------------------------------
+def load_valid(con: duckdb.DuckDBPyConnection, landing: Path, truth: Path) -> dict[str, int]:
+    """Create one typed table per source with the rows a correct loader keeps: rejected rows
+    out, copies of files skipped, exact repeats of earlier rows skipped (first delivery wins)."""
+    rejected = {(r["file"], int(r["row_number"])) for r in read_truth(truth, "rejected_rows.csv")}
+    copies = {r["file"] for r in read_truth(truth, "duplicate_files.csv")}
+    repeats: dict[str, int] = {}
+    con.execute("set TimeZone = 'UTC'")
+    for source in SOURCES:
+        columns = TYPES[source]
+        parts = []
+        for sequence, path in enumerate(sorted((landing / source).iterdir())):
+            relative = f"{source}/{path.name}"
+            if relative in copies:
+                continue
+            if path.suffix == ".csv":
+                with path.open(newline="", encoding="utf-8") as handle:
+                    rows = [
+                        (n, row)
+                        for n, row in enumerate(csv.DictReader(handle), start=1)
+                        if (relative, n) not in rejected
+                    ]
+                text = {name: [row[name] or None for _, row in rows] for name in columns}
+                text["row_number"] = [n for n, _ in rows]
+                con.register("text_rows", pa.table(text))
+                select = ", ".join(f"cast({name} as {kind}) as {name}" for name, kind in columns.items())
+                table = con.sql(f"select {select}, row_number from text_rows").to_arrow_table()
+                con.unregister("text_rows")
+            else:
+                select = ", ".join(columns)
+                table = con.sql(
+                    f"select {select}, file_row_number + 1 as row_number "
+                    f"from read_parquet('{path}', file_row_number = true)"
+                ).to_arrow_table()
+                keep = [(relative, int(n)) not in rejected for n in table.column("row_number").to_pylist()]
+                table = table.filter(pa.array(keep))
+            table = table.append_column("file", pa.array([relative] * table.num_rows, pa.string()))
+            table = table.append_column("sequence", pa.array([sequence] * table.num_rows, pa.int64()))
+            parts.append(table)
+        con.register("all_rows", pa.concat_tables(parts))
+        names = ", ".join(columns)
+        con.execute(
+            f"create or replace table {source} as select {names}, file, row_number from ("
+            f"select *, row_number() over (partition by {names} order by sequence, row_number) as copy "
+            f"from all_rows) where copy = 1"
+        )
+        repeated = con.execute(
+            f"select file, count(*) from (select *, row_number() over (partition by {names} "
+            f"order by sequence, row_number) as copy from all_rows) where copy > 1 group by file"
+        ).fetchall()
+        repeats.update({file: count for file, count in repeated})
+        con.unregister("all_rows")
+    return repeats
+
+
+@pytest.fixture(scope="module")
+def warehouse(generated: tuple[Path, Path]) -> tuple[duckdb.DuckDBPyConnection, dict[str, int]]:
+    landing, truth = generated
+    con = duckdb.connect()
+    repeats = load_valid(con, landing, truth)
+    return con, repeats
+
+
+def test_valid_rows_keep_their_keys_unique(warehouse: tuple) -> None:
+    con, _ = warehouse
+    keys = {
+        "members": "account_id",
+        "stores": "store_id",
+        "orders": "order_id, updated_at",
+        "ledger_events": "event_id",
+        "wallet_transactions": "txn_id",
+        "balance_snapshots": "account_id, balance_type, coalesce(currency, ''), as_of",
+        "store_operations": "store_id, business_date, metric",
+        "store_targets": "store_id, period_month, metric",
+    }
+    for source, key in keys.items():
+        assert (
+            con.execute(
+                f"select count(*) from (select {key} from {source} group by all having count(*) > 1)"
+            ).fetchone()[0]
+            == 0
+        ), source
+        assert con.execute(f"select count(*) from {source} where {key.split(',')[0]} is null").fetchone()[0] == 0
+
+
+def test_exact_duplicates_and_copies_match_the_truth(generated: tuple[Path, Path], warehouse: tuple) -> None:
+    landing, truth = generated
+    _, repeats = warehouse
+    assert repeats == {r["file"]: int(r["exact_duplicate_rows"]) for r in read_truth(truth, "duplicates.csv")}
+    for row in read_truth(truth, "duplicate_files.csv"):
+        assert (landing / row["file"]).read_bytes() == (landing / row["copy_of"]).read_bytes()
+
+
+def test_rejected_rows_are_where_the_truth_says(generated: tuple[Path, Path]) -> None:
+    landing, truth = generated
+    keys = {
+        "members": ["account_id"],
+        "stores": ["store_id"],
+        "orders": ["order_id", "updated_at"],
+        "ledger_events": ["event_id"],
+        "wallet_transactions": ["txn_id"],
+        "balance_snapshots": ["account_id", "balance_type", "currency", "as_of"],
+        "store_operations": ["store_id", "business_date", "metric"],
+        "store_targets": ["store_id", "period_month", "metric"],
+    }
+    con = duckdb.connect()
+    for row in read_truth(truth, "rejected_rows.csv"):
+        path = landing / row["file"]
+        if path.suffix == ".csv":
+            with path.open(newline="", encoding="utf-8") as handle:
+                record = list(csv.DictReader(handle))[int(row["row_number"]) - 1]
+        else:
+            con.execute("set TimeZone = 'UTC'")
+            cursor = con.execute(f"select * from read_parquet('{path}') limit 1 offset {int(row['row_number']) - 1}")
+            values = cursor.fetchone()
+            record = {column[0]: as_csv_text(value) for column, value in zip(cursor.description, values, strict=True)}
+        key = "|".join(str(record[name] or "") for name in keys[row["source"]])
+        assert key == row["row_key"], row
+        if row["reason"] == "missing_key":
+            assert record[keys[row["source"]][0]] in ("", None)
+
+
+def as_csv_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return str(value)
+
+
+def test_ledger_sign_rules_hold_for_valid_rows(warehouse: tuple) -> None:
+    con, _ = warehouse
+    broken = con.execute("""
+        select count(*) from ledger_events as e
+        left join ledger_events as r on e.reverses_event_id = r.event_id
+        where (e.event_type = 'earn' and e.points <= 0)
+           or (e.event_type in ('redeem', 'expire') and e.points >= 0)
+           or (e.event_type = 'correct' and e.points = 0)
+           or (e.event_type = 'reverse' and (r.event_id is null or sign(r.points) = sign(e.points)))
+           or e.recorded_at < e.occurred_at
+    """).fetchone()[0]
+    assert broken == 0
+    wallet = con.execute("""
+        select count(*) from wallet_transactions
+        where (txn_type in ('top_up', 'refund', 'cashback') and amount <= 0) or (txn_type = 'spend' and amount >= 0)
+           or recorded_at < occurred_at
+    """).fetchone()[0]
+    assert wallet == 0
+
+
+def reconcile_sql(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], tuple[str, str, Decimal | None]]:
+    """CONTRACT §4's reconciliation, written straight in SQL from the typed landing tables."""
+    rows = con.execute("""
+        with movements as (
+            select account_id, 'points' as balance_type, '' as currency, event_id as movement_id, event_type as kind,
+                   cast(points as decimal(18, 2)) as amount, occurred_at, recorded_at, order_id
+            from ledger_events
+            union all
+            select account_id, 'wallet', currency, txn_id, txn_type, amount, occurred_at, recorded_at, order_id
+            from wallet_transactions
+        ),
+        latest as (
+            select account_id, balance_type, coalesce(currency, '') as currency, balance, as_of
+            from balance_snapshots
+            qualify row_number() over (partition by account_id, balance_type, currency order by as_of desc) = 1
+        ),
+        holders as (
+            select distinct account_id, balance_type, currency from movements
+            union select account_id, balance_type, currency from latest
+        ),
+        seen as (
+            select m.*, l.balance, l.as_of,
+                   sum(m.amount) over (partition by m.account_id, m.balance_type, m.currency
+                                       order by m.recorded_at, m.movement_id) as running,
+                   row_number() over (partition by m.account_id, m.balance_type, m.currency
+                                      order by m.recorded_at desc, m.movement_id desc) as from_last
+            from movements as m join latest as l using (account_id, balance_type, currency)
+            where m.recorded_at <= l.as_of
+        ),
+        computed as (
+            select h.account_id, h.balance_type, h.currency, l.balance, l.as_of,
+                   coalesce((select sum(amount) from seen as s where s.account_id = h.account_id
+                             and s.balance_type = h.balance_type and s.currency = h.currency), 0) as computed
+            from holders as h left join latest as l using (account_id, balance_type, currency)
+        ),
+        twins as (
+            select account_id, balance_type, currency, amount from seen
+            group by account_id, balance_type, currency, kind, amount, coalesce(order_id, cast(occurred_at as varchar))
+            having count(*) > 1
+        ),
+        earlier as (  -- the balance before the first movement, and after every movement but the last
+            select account_id, balance_type, currency, 0 as balance_then from seen
+            union all
+            select account_id, balance_type, currency, running from seen where from_last > 1
+        )
+        select c.account_id, c.balance_type, c.currency, c.balance, c.balance - c.computed as drift,
+               exists (select 1 from twins as t where t.account_id = c.account_id and t.balance_type = c.balance_type
+                       and t.currency = c.currency and t.amount = -(c.balance - c.computed)) as twin,
+               exists (select 1 from seen as s where s.account_id = c.account_id and s.balance_type = c.balance_type
+                       and s.currency = c.currency and s.kind in ('correct', 'adjust')
+                       and s.amount = -(c.balance - c.computed)) as correction,
+               exists (select 1 from earlier as e where e.account_id = c.account_id
+                       and e.balance_type = c.balance_type and e.currency = c.currency
+                       and e.balance_then = c.balance) as stale
+        from computed as c
+    """).fetchall()
+    out = {}
+    for account, balance_type, currency, balance, drift, twin, correction, stale in rows:
+        if balance is None:
+            out[(account, balance_type, currency)] = ("missing_snapshot", "none", None)
+            continue
+        status = drift_status(int(drift * (100 if balance_type == "wallet" else 1)), balance_type)
+        if status == "in_balance":
+            cause = "none"
+        elif twin:
+            cause = "double_posted_event"
+        elif correction:
+            cause = "missing_correction"
+        elif stale:
+            cause = "stale_snapshot"
+        else:
+            cause = "missing_ledger_event" if drift > 0 else "unexplained"
+        out[(account, balance_type, currency)] = (status, cause, drift)
+    return out
+
+
+def test_balance_truth_is_what_the_files_say(generated: tuple[Path, Path], warehouse: tuple) -> None:
+    _, truth = generated
+    con, _ = warehouse
+    derived = reconcile_sql(con)
+    expected = {
+        (r["account_id"], r["balance_type"], r["currency"]): (
+            r["expected_status"],
+            r["expected_cause"],
+            Decimal(r["expected_drift"]) if r["expected_drift"] else None,
+        )
+        for r in read_truth(truth, "balances.csv")
+    }
+    assert derived == expected
+
+
+def test_in_balance_snapshots_equal_the_movements_recorded_by_then(warehouse: tuple, generated: tuple) -> None:
+    con, _ = warehouse
+    in_balance = {
+        (r["account_id"], r["balance_type"], r["currency"])
+        for r in read_truth(generated[1], "balances.csv")
+        if r["expected_status"] == "in_balance" and Decimal(r["expected_drift"]) == 0
+    }
+    rows = con.execute("""
+        select s.account_id, s.balance_type, coalesce(s.currency, ''), s.balance,
+               coalesce((select sum(points) from ledger_events as e where s.balance_type = 'points'
+                         and e.account_id = s.account_id and e.recorded_at <= s.as_of), 0)
+             + coalesce((select sum(amount) from wallet_transactions as w where s.balance_type = 'wallet'
+                         and w.account_id = s.account_id and w.currency = s.currency and w.recorded_at <= s.as_of), 0)
+        from balance_snapshots as s
+        qualify row_number() over (partition by s.account_id, s.balance_type, s.currency order by s.as_of desc) = 1
+    """).fetchall()
+    checked = 0
+    for account, balance_type, currency, balance, computed in rows:
+        if (account, balance_type, currency) in in_balance:
+            assert balance == computed
+            checked += 1
+    assert checked > 100
+
+
+def test_double_posted_drift_is_minus_the_twin(warehouse: tuple, generated: tuple) -> None:
+    con, _ = warehouse
+    doubles = [r for r in read_truth(generated[1], "balances.csv") if r["expected_cause"] == "double_posted_event"]
+    assert len(doubles) >= 6
+    for row in doubles:
+        if row["balance_type"] == "points":
+            twins = con.execute(f"""
+                select b.points from ledger_events as a join ledger_events as b
+                  on a.account_id = b.account_id and a.event_type = b.event_type and a.points = b.points
+                 and a.event_id < b.event_id
+                 and (a.order_id = b.order_id or (a.order_id is null and b.order_id is null
+                                                  and a.occurred_at = b.occurred_at))
+                where a.account_id = '{row["account_id"]}'""").fetchall()
+        else:
+            twins = con.execute(f"""
+                select b.amount from wallet_transactions as a join wallet_transactions as b
+                  on a.account_id = b.account_id and a.currency = b.currency and a.txn_type = b.txn_type
+                 and a.amount = b.amount and a.txn_id < b.txn_id and a.occurred_at = b.occurred_at
+                where a.account_id = '{row["account_id"]}' and a.currency = '{row["currency"]}'""").fetchall()
+        assert [Decimal(row["expected_drift"])] == [-Decimal(t[0]) for t in twins]
+
+
+def test_tiers_follow_the_ledger(generated: tuple[Path, Path], warehouse: tuple) -> None:
+    _, truth = generated
+    con, _ = warehouse
+    derived = dict(
+        ((a, str(m)), (t, q))
+        for a, m, t, q in con.execute(
+            """
+        with months as (
+            select distinct cast(date_trunc('month', as_of) as date) as month from balance_snapshots
+            union select distinct cast(month as date) from read_csv_auto('"""
+            + str(truth / "tiers.csv")
+            + """')
+        ),
+        qualifying as (
+            select m.account_id, months.month,
+                   coalesce(sum(e.points) filter (where e.event_type in ('earn', 'reverse')
+                       and e.occurred_at >= cast(months.month as timestamptz) - interval 365 days
+                       and e.occurred_at < cast(months.month as timestamptz)), 0) as points
+            from members as m cross join months
+            left join ledger_events as e on e.account_id = m.account_id
+            group by all
+        )
+        select account_id, month,
+               case when month = (select min(month) from months) then 'member'
+                    when points >= 15000 then 'platinum' when points >= 5000 then 'gold'
+                    when points >= 1000 then 'silver' else 'member' end,
+               case when month = (select min(month) from months) then 0 else points end
+        from qualifying
+    """
+        ).fetchall()
+    )
+    rows = read_truth(truth, "tiers.csv")
+    assert len(rows) > 1000
+    for row in rows:
+        assert derived[(row["account_id"], row["month"])] == (row["tier"], int(row["qualifying_points"])), row
+    assert {row["tier"] for row in rows} >= {"member", "silver"}
+
+
+def test_order_accruals_follow_the_orders_tiers_and_ledger(generated: tuple[Path, Path], warehouse: tuple) -> None:
+    _, truth = generated
+    con, _ = warehouse
+    con.execute(f"create or replace table tiers as select * from read_csv('{truth / 'tiers.csv'}', all_varchar = true)")
+    rows = con.execute("""
+        with latest as (
+            select * from orders where account_id is not null
+            qualify row_number() over (partition by order_id order by updated_at desc) = 1
+        ),
+        posted as (
+            select order_id, sum(points) as posted, list(points) filter (where event_type = 'earn') as earns,
+                   list(points) filter (where event_type = 'reverse') as reverses
+            from ledger_events where event_type in ('earn', 'reverse') and order_id is not null group by order_id
+        )
+        select l.order_id, l.status, coalesce(p.earns, []), coalesce(p.reverses, []), coalesce(p.posted, 0),
+               case when l.status = 'completed' then cast(floor(floor(l.net_amount) *
+                    case t.tier when 'silver' then 1.25 when 'gold' then 1.5 when 'platinum' then 2 else 1 end)
+                    as bigint) else 0 end as expected
+        from latest as l
+        join tiers as t on t.account_id = l.account_id
+         and t.month = strftime(date_trunc('month', l.ordered_at), '%Y-%m-01')
+        left join posted as p using (order_id)
+    """).fetchall()
+    derived = {
+        order: (accrual_status(status, earns, reverses, expected), expected, posted)
+        for order, status, earns, reverses, posted, expected in rows
+    }
+    expected = {
+        r["order_id"]: (r["expected_status"], int(r["expected_points"]), int(r["posted_points"]))
+        for r in read_truth(truth, "order_accruals.csv")
+    }
+    assert derived == expected
+
+
+def test_expiries_are_the_fifo_remainders(warehouse: tuple) -> None:
+    con, _ = warehouse
+    events = con.execute("""
+        select account_id, event_type, points, epoch(occurred_at)::bigint,
+               (year(occurred_at) * 12 + month(occurred_at)) as month_number,
+               last_day(occurred_at) = cast(occurred_at as date) and strftime(occurred_at, '%H:%M:%S') = '23:59:59'
+        from ledger_events order by account_id, occurred_at, event_id
+    """).fetchall()
+    last_month = con.execute("select max(year(recorded_at) * 12 + month(recorded_at)) from ledger_events").fetchone()[0]
+    by_account: dict[str, list] = defaultdict(list)
+    for row in events:
+        by_account[row[0]].append(row[1:])
+    expired = 0
+    for rows in by_account.values():
+        lots: list[list[int]] = []  # a deliberately plain FIFO, unlike program.FifoLots
+        debt = 0
+        postings = {month: -points for kind, points, _, month, _ in rows if kind == "expire"}
+        checked_until = rows[0][3] - 1
+        for kind, points, _, month, month_end in [*rows, ("end", 0, 0, last_month + 1, False)]:
+            for boundary in range(checked_until + 1, month):  # month ends passed before this event
+                remaining = sum(lot[1] for lot in lots if lot[0] == boundary - 18)
+                lots = [lot for lot in lots if lot[0] != boundary - 18]
+                assert postings.get(boundary, 0) == remaining
+                expired += remaining
+            checked_until = max(checked_until, month - 1)
+            if kind in ("expire", "end"):
+                if kind == "expire":
+                    assert month_end
+                    remaining = sum(lot[1] for lot in lots if lot[0] == month - 18)
+                    lots = [lot for lot in lots if lot[0] != month - 18]
+                    assert postings[month] == remaining
+                    expired += remaining
+                    checked_until = month
+                continue
+            if points > 0:
+                paid = min(debt, points)
+                debt -= paid
+                if points - paid:
+                    lots.append([month, points - paid])
+            else:
+                need = -points
+                while need and lots:
+                    take = min(need, lots[0][1])
+                    lots[0][1] -= take
+                    need -= take
+                    if not lots[0][1]:
+                        lots.pop(0)
+                debt += need
+    assert expired > 0
+
+
+def test_only_the_deliberate_clawbacks_go_negative(generated: tuple[Path, Path], warehouse: tuple) -> None:
+    con, _ = warehouse
+    summary = json.loads((generated[1] / "summary.json").read_text())
+    clawbacks = set(summary["clawback_accounts"])
+    assert clawbacks
+    for order in ("occurred_at, event_id", "recorded_at, event_id"):  # FIFO order, and the timeline's order
+        negative = con.execute(f"""
+            select distinct account_id from (
+                select account_id, sum(points) over (partition by account_id order by {order}) as balance
+                from ledger_events) where balance < 0
+        """).fetchall()
+        assert {account for (account,) in negative} <= clawbacks
+        if order.startswith("occurred"):
+            assert {account for (account,) in negative} == clawbacks
+    for order in ("occurred_at, txn_id", "recorded_at, txn_id"):
+        wallets = con.execute(f"""
+            select count(*) from (
+                select sum(amount) over (partition by account_id, currency order by {order}) as balance
+                from wallet_transactions) where balance < 0
+        """).fetchone()[0]
+        assert wallets == 0
+
+
+def test_store_eligibility_follows_the_rules(generated: tuple[Path, Path], warehouse: tuple) -> None:
+    _, truth = generated
+    con, _ = warehouse
+    months = [
+        str(m)
+        for (m,) in con.execute(
+            "select distinct cast(date_trunc('month', business_date) as date) as m from store_operations order by m"
+        ).fetchall()
+    ]
+    results = con.execute("""
+        with months as (select distinct cast(date_trunc('month', business_date) as date) as month
+                        from store_operations),
+        open_months as (
+            select s.store_id, m.month,
+                   s.opened_on <= m.month and (s.closed_on is null or s.closed_on > last_day(m.month)) as whole
+            from stores as s cross join months as m
+            where s.opened_on <= last_day(m.month) and (s.closed_on is null or s.closed_on > m.month)
+        ),
+        latest as (select * from orders qualify row_number() over (partition by order_id order by updated_at desc) = 1),
+        sales as (
+            select store_id, cast(date_trunc('month', ordered_at) as date) as month,
+                   sum(net_amount) filter (where status = 'completed') as net_sales,
+                   count(*) filter (where status = 'completed') as completed,
+                   count(*) filter (where status = 'returned') as returned
+            from latest group by all
+        ),
+        ops as (
+            select store_id, cast(date_trunc('month', business_date) as date) as month,
+                   avg(value) filter (where metric = 'audit_score') as audit,
+                   avg(value) filter (where metric = 'on_time_open') as on_time
+            from store_operations group by all
+        )
+        select o.store_id, o.month, o.whole,
+               coalesce(s.net_sales, 0) >= t.target and t.target is not null
+               and coalesce(p.audit, 100) >= 85 and coalesce(p.on_time, 1) >= 0.98
+               and coalesce(s.returned / nullif(s.completed + s.returned, 0), 0) <= 0.05 as passed
+        from open_months as o
+        left join sales as s using (store_id, month)
+        left join ops as p using (store_id, month)
+        left join store_targets as t on t.store_id = o.store_id and t.period_month = o.month
+            and t.metric = 'net_sales'
+        order by o.store_id, o.month
+    """).fetchall()
+    history: dict[str, dict[str, bool]] = defaultdict(dict)
+    derived = {}
+    for store, month, whole, passed in results:
+        month = str(month)
+        history[store][month] = bool(passed)
+        index = months.index(month)
+        before = sum(history[store].get(m, False) for m in months[max(0, index - 3) : index])
+        derived[(store, month)] = "true" if whole and passed and before >= 2 else "false"
+    expected = {(r["store_id"], r["period_month"]): r["eligible"] for r in read_truth(truth, "store_eligibility.csv")}
+    assert derived == expected
+    assert set(expected.values()) == {"true", "false"}
+
+
+# --- the rules the generator is built on ---------------------------------------------------
+def test_fifo_lots_pay_debt_first_and_expire_the_oldest() -> None:
+    lots = FifoLots()
+    lots.add(0, 100)
+    lots.add(1, 50)
+    lots.consume(120)  # all of month 0 and 20 of month 1
+    assert lots.expire(0) == 0
+    lots.consume(100)  # 30 left in month 1: 70 of debt
+    assert lots.balance == -70
+    lots.add(2, 100)  # pays the debt first
+    assert lots.expire(1) == 0 and lots.expire(2) == 30
+
+
+def test_reconcile_precedence_and_boundaries() -> None:
+    def m(i: int, kind: str, amount: int, at: int, order: str | None = None) -> Movement:
+        return Movement(i, kind, amount, at, at, order)
+
+    base = [m(1, "earn", 500, 10, "O1"), m(2, "redeem", -100, 20), m(3, "redeem", -100, 20), m(4, "correct", 40, 30)]
+    computed = 340
+    assert reconcile(computed + 100, base, 100, "points")[1] == "double_posted_event"
+    assert reconcile(computed - 40, base, 100, "points")[1] == "missing_correction"
+    assert reconcile(400, base, 100, "points")[1] == "stale_snapshot"
+    assert reconcile(0, base, 100, "points")[1] == "stale_snapshot"  # the balance before the first movement
+    assert reconcile(computed + 77, base, 100, "points")[1:] == ("missing_ledger_event", 77)
+    assert reconcile(computed - 77, base, 100, "points")[1] == "unexplained"
+    assert reconcile(computed + 5, base, 100, "points")[:2] == ("in_balance", "none")
+    assert reconcile(computed + 50, base, 100, "points")[0] == "minor_drift"
+    assert reconcile(computed + 51, base, 100, "points")[0] == "material_mismatch"
+    assert reconcile(None, base, 100, "points")[0] == "missing_snapshot"
+    assert drift_status(1, "wallet") == "in_balance" and drift_status(1000, "wallet") == "minor_drift"
+    assert drift_status(1001, "wallet") == "material_mismatch"
+
+
+def test_accrual_status_reads_the_latest_state_first() -> None:
+    assert accrual_status("placed", [], [], 0) == "ok"
+    assert accrual_status("placed", [40], [], 0) == "earn_on_open_order"
+    assert accrual_status("returned", [40], [-40], 0) == "ok"
+    assert accrual_status("returned", [40], [-20], 0) == "unreversed_cancellation"
+    assert accrual_status("cancelled", [40], [], 0) == "unreversed_cancellation"
+    assert accrual_status("cancelled", [], [], 0) == "ok"
+    assert accrual_status("completed", [], [], 40) == "missing_earn"
+    assert accrual_status("completed", [40, 40], [], 40) == "duplicate_earn"
+    assert accrual_status("completed", [41], [], 40) == "amount_mismatch"
+    assert accrual_status("completed", [40], [], 40) == "ok"
+
+
+def test_store_eligibility_needs_two_good_months_of_the_last_three() -> None:
+    good = StoreMonth(True, 100_00, 90_00, (9000,), (1,) * 30, 40, 1)
+    no_target = StoreMonth(True, 100_00, None, (), (1,) * 30, 40, 1)
+    late = StoreMonth(True, 100_00, 90_00, (), (1,) * 29 + (0,), 40, 1)
+    partial = StoreMonth(False, 100_00, 90_00, (), (1,) * 10, 10, 0)
+    results = store_eligibility([None, partial, good, good, good, late, good, no_target, good])
+    assert results[0] is None
+    assert [r[0] for r in results[1:]] == [False, False, True, True, False, True, False, False]
+    assert results[1][1] == "not_open_whole_month"
+    assert results[2][1] == "failed_consistency"  # the month before the data is not a pass; the partial one is
+    assert results[5][1] == "failed:on_time_open" and results[7][1] == "failed:net_sales"
+    assert results[8][1] == "failed_consistency"
+    audit = StoreMonth(True, 100_00, 90_00, (8500, 8450), (1,) * 30, 40, 1)
+    assert store_eligibility([audit])[0] == (False, "failed:audit_score")
+    returns = StoreMonth(True, 100_00, 90_00, (8500,), (1,) * 30, 19, 1)  # 1 of 20 = 0.05 passes
+    assert store_eligibility([returns])[0] == (False, "failed_consistency")
+
+
+def test_files_use_the_contract_types(generated: tuple[Path, Path]) -> None:
+    import pyarrow.parquet as pq
+
+    landing, _ = generated
+    expected = {
+        "timestamptz": pa.timestamp("us", tz="UTC"),
+        "decimal(18,2)": pa.decimal128(18, 2),
+        "bigint": pa.int64(),
+        "date": pa.date32(),
+        "varchar": pa.string(),
+    }
+    for source, columns in TYPES.items():
+        for path in (landing / source).glob("*.parquet"):
+            schema = pq.read_schema(path)
+            assert schema.names == list(columns)
+            assert [schema.field(name).type for name in columns] == [expected[kind] for kind in columns.values()]
+    with (landing / "ledger_events").glob("*.csv").__next__().open(newline="") as handle:
+        row = next(csv.DictReader(handle))
+    assert row["occurred_at"].endswith("Z") and len(row["occurred_at"]) == 20
+    with next((landing / "orders").glob("*.csv")).open(newline="") as handle:
+        amounts = [row["net_amount"] for row in csv.DictReader(handle)]
+    assert all(a.split(".")[-1].isdigit() and len(a.split(".")[-1]) == 2 for a in amounts[:50])
