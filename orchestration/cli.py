@@ -64,8 +64,11 @@ def refresh(demo: bool = False) -> int:
         if materialization.asset_key == dg.AssetKey(["raw", "load_log"]):
             load = {key: value.value for key, value in materialization.metadata.items()}
     errors = _step_errors(result)
-    figures_from = settings.warehouse if published else settings.work_copy
-    figures = warehouse_figures(figures_from) if settings.target == "duckdb" else {}
+    figures: dict = {}
+    for materialization in result.asset_materializations_for_node("published_warehouse"):
+        figures = materialization.metadata["figures"].value
+    if not published and settings.target == "duckdb":
+        figures = warehouse_figures(settings.work_copy)
     print(
         render(
             landing_dir=settings.landing_dir,
@@ -104,7 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
     if args.command == "refresh":
-        return refresh(demo=args.demo)
+        try:
+            return refresh(demo=args.demo)
+        except Exception as error:  # an unexpected error must never look like exit 1 (findings)
+            print(f"error: refresh failed: {type(error).__name__}: {error}", file=sys.stderr)
+            return EXIT_ERROR
     return EXIT_OK  # pragma: no cover - argparse requires a command
 
 

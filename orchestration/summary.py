@@ -45,7 +45,38 @@ def warehouse_figures(path: Path) -> dict[str, Any]:
                 order by balance_type, currency nulls first
                 """
             ).fetchall()
+        if _table_exists(connection, "marts", "fct_order_accrual_reconciliation"):
+            figures["accruals"] = connection.execute(
+                "select accrual_status, count(*) from marts.fct_order_accrual_reconciliation"
+                " group by accrual_status order by accrual_status = 'ok' desc, count(*) desc"
+            ).fetchall()
+        if _table_exists(connection, "marts", "fct_expiry_reconciliation"):
+            figures["expiry"] = connection.execute(
+                "select expiry_status, count(*), sum(expiry_difference) from marts.fct_expiry_reconciliation"
+                " group by expiry_status order by expiry_status = 'ok' desc, count(*) desc"
+            ).fetchall()
     return figures
+
+
+def jsonable(figures: dict[str, Any]) -> dict[str, list[list[Any]]]:
+    """Figures as JSON-friendly lists (decimals as text), for Dagster metadata."""
+    return {
+        name: [
+            [value if isinstance(value, int | float | str) or value is None else str(value) for value in row]
+            for row in rows
+        ]
+        for name, rows in figures.items()
+    }
+
+
+def reconciliation_markdown(figures: dict[str, Any]) -> str:
+    rows = figures.get("reconciliation") or []
+    lines = [
+        "| balance | currency | checked | in balance | minor | material | no snapshot | net drift |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines += ["| " + " | ".join(str(value) for value in row) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def _table(headers: list[str], rows: list[tuple]) -> list[str]:
@@ -85,6 +116,12 @@ def render(
             ["balance", "currency", "checked", "in balance", "minor", "material", "no snapshot", "net drift"],
             figures["reconciliation"],
         )
+    if figures.get("accruals"):
+        lines += ["", "Order accruals (marts.fct_order_accrual_reconciliation)"]
+        lines += _table(["accrual status", "member orders"], figures["accruals"])
+    if figures.get("expiry"):
+        lines += ["", "Expiry (marts.fct_expiry_reconciliation: account x due month)"]
+        lines += _table(["expiry status", "account-months", "posted - expected"], figures["expiry"])
     if outcome:
         lines += [
             "",

@@ -5,6 +5,7 @@ from dagster import AssetExecutionContext
 
 from orchestration.defs.dbt import loyalty_dbt_assets
 from orchestration.settings import load_settings
+from orchestration.summary import jsonable, reconciliation_markdown, warehouse_figures
 from orchestration.warehouse import publish
 
 
@@ -20,6 +21,16 @@ from orchestration.warehouse import publish
 )
 def published_warehouse(context: AssetExecutionContext) -> dg.MaterializeResult:
     settings = load_settings()
+    # Read the figures from the work copy before it becomes the published file: nothing in
+    # this process opens the published file (DuckDB locks are per open file).
+    figures = warehouse_figures(settings.work_copy)
     path = publish(settings)
     context.log.info(f"published {path}")
-    return dg.MaterializeResult(metadata={"path": str(path), "size_bytes": path.stat().st_size})
+    return dg.MaterializeResult(
+        metadata={
+            "path": str(path),
+            "size_bytes": path.stat().st_size,
+            "reconciliation_summary": dg.MetadataValue.md(reconciliation_markdown(figures)),
+            "figures": dg.MetadataValue.json(jsonable(figures)),
+        }
+    )
