@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
+# dagster-dbt looks for `dbt` on PATH in places (dagster dev's project preparation)
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export LOYALTY_LANDING_DIR ?= $(CURDIR)/demo/landing
 export LOYALTY_WAREHOUSE ?= $(CURDIR)/warehouse/loyalty.duckdb
 DEMO_TRUTH := $(CURDIR)/demo/truth
@@ -16,8 +18,10 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	@echo "installing the pinned environment into $(VENV) (log: $(VENV)/install.log) ..."
+	@$(BIN)/python -m pip install --upgrade pip==26.3 > $(VENV)/install.log 2>&1 \
+	  && $(BIN)/python -m pip install -c constraints.txt -e ".[dev]" >> $(VENV)/install.log 2>&1 \
+	  || { tail -30 $(VENV)/install.log; echo "pip install failed: see $(VENV)/install.log"; exit 1; }
 	mkdir -p $(DAGSTER_HOME) && printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
 	touch $(STAMP)
 

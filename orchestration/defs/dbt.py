@@ -7,6 +7,7 @@ the model it tests, because the marts are what people use to investigate it (CON
 
 import json
 import os
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,9 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from orchestration.defs.resources import dbt_project
+from orchestration.defs.resources import dbt_executable, dbt_project
 from orchestration.outcome import FINDING_TAG, RefreshOutcome
-from orchestration.settings import load_settings
+from orchestration.settings import PROJECT_DIR, load_settings
 
 OUTCOME_FILE = "outcome.json"
 
@@ -44,10 +45,19 @@ class LoyaltyTranslator(DagsterDbtTranslator):
 translator = LoyaltyTranslator(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
 
 
-def ensure_manifest() -> Path:
-    """A manifest for @dbt_assets: `dbt parse` when none exists yet (fresh clone)."""
-    if not dbt_project.manifest_path.exists():
-        dbt_project.preparer.prepare(dbt_project)
+def ensure_manifest(refresh: bool = False) -> Path:
+    """A manifest for @dbt_assets: `dbt parse` when none exists yet (fresh clone) or when asked.
+
+    Runs the venv's dbt (dagster-dbt's own preparer looks for `dbt` on PATH)."""
+    if refresh or not dbt_project.manifest_path.exists():
+        completed = subprocess.run(
+            [dbt_executable(), "parse", "--profiles-dir", str(PROJECT_DIR), "--quiet"],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+        )
+        if completed.returncode != 0:
+            raise RuntimeError(f"dbt parse failed:\n{completed.stdout[-3000:]}{completed.stderr[-3000:]}")
     return dbt_project.manifest_path
 
 

@@ -1,7 +1,7 @@
 -- Invariant (CONTRACT §4, finance): per currency and month, closing_balance = opening_balance
 -- + top_ups + spends + refunds + cashback + adjustments, each closing is the next opening,
 -- and the latest closing equals the sum of the wallets' reconstructed balances.
-{{ config(tags=['integrity', 'finance']) }}
+{{ config(tags=['integrity', 'finance'], meta={'dagster': {'ref': {'name': 'fct_wallet_liability_monthly'}}}) }}
 
 with
 

@@ -1,7 +1,7 @@
 -- Invariant (FIFO lots): for every account whose points balance is not negative, the points
 -- remaining in its lots add up to the balance. A break means the lots misstate which points
 -- are still held, so the expiry the warehouse recomputes from them cannot be trusted.
-{{ config(tags=['integrity']) }}
+{{ config(tags=['integrity'], meta={'dagster': {'ref': {'name': 'fct_points_lots'}}}) }}
 
 with
 
