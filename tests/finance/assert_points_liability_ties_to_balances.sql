@@ -29,9 +29,10 @@ reconstructed as (
 ),
 
 latest_month as (
-    select closing_points
+    select
+        closing_points,
+        row_number() over (order by month desc) as recency
     from liability
-    where month = (select max(month) from liability)
 )
 
 select
@@ -39,4 +40,4 @@ select
     reconstructed.total_points
 from latest_month
 cross join reconstructed
-where latest_month.closing_points <> reconstructed.total_points
+where latest_month.recency = 1 and latest_month.closing_points <> reconstructed.total_points

@@ -59,7 +59,8 @@ movement_totals as (
         ) as movements_before_snapshot,
         sum(
             case
-                when movements.recorded_at > balances.snapshot_as_of and movements.occurred_at <= balances.snapshot_as_of
+                when
+                    movements.recorded_at > balances.snapshot_as_of and movements.occurred_at <= balances.snapshot_as_of
                     then 1
                 else 0
             end

@@ -38,7 +38,7 @@ twins as (
         original.occurred_at,
         original.order_id,
         twin.movement_id as twin_movement_id,
-        {{ dbt.datediff('original.recorded_at', 'twin.recorded_at', 'second') }} as seconds_between,
+        {{ dbt.datediff('original.recorded_at', 'twin.recorded_at', 'second') }} as seconds_between,  -- noqa: LT05
         row_number() over (
             partition by original.account_id, original.balance_type, original.currency_key
             order by twin.recorded_at desc, twin.movement_id desc

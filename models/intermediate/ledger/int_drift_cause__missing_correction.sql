@@ -50,7 +50,7 @@ final as (
         || corrections.movement_id || ' (' || {{ format_signed('corrections.amount', 'balances.balance_type') }}
         || ' on ' || {{ format_date('corrections.occurred_at') }}
         || '), recorded before the snapshot, never reached the balance: likely a missing correction.'
-        as explanation
+            as explanation
     from balances
     inner join corrections
         on

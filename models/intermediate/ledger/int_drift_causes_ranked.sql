@@ -9,9 +9,9 @@ causes as (
 ),
 
 {% for model in drift_cause_models() %}
-{{ model }} as (
-    select * from {{ ref(model) }}
-),
+    {{ model }} as (
+        select * from {{ ref(model) }}
+    ),
 {% endfor %}
 
 candidates as (

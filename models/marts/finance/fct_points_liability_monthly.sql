@@ -69,7 +69,7 @@ openings as (
         cast(coalesce(sum(monthly_movements.net_movement), 0) as bigint) as opening_points
     from months
     left join monthly_movements
-        on monthly_movements.month < months.month
+        on months.month > monthly_movements.month
     group by months.month
 ),
 

@@ -75,7 +75,7 @@ openings as (
     left join monthly_movements
         on
             currency_months.currency = monthly_movements.currency
-            and monthly_movements.month < currency_months.month
+            and currency_months.month > monthly_movements.month
     group by currency_months.month, currency_months.currency
 ),
 

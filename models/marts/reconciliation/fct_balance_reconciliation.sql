@@ -28,17 +28,20 @@ final as (
         end as likely_cause,
         case
             when balances.drift_status = 'missing_snapshot'
-                then 'No snapshot for this balance: the ledger holds '
-                || cast(balances.movements_count as {{ dbt.type_string() }}) || ' movement(s) totalling '
-                || {{ format_amount('balances.computed_balance', 'balances.balance_type', 'balances.currency') }}
-                || ' that the operational system never reported. Its balance is not assumed to be zero.'
+                then
+                    'No snapshot for this balance: the ledger holds '
+                    || cast(balances.movements_count as {{ dbt.type_string() }}) || ' movement(s) totalling '
+                    || {{ format_amount('balances.computed_balance', 'balances.balance_type', 'balances.currency') }}
+                    || ' that the operational system never reported. Its balance is not assumed to be zero.'
             when balances.drift_status = 'in_balance' and balances.drift = 0
                 then 'In balance: the snapshot equals the ledger.'
             when balances.drift_status = 'in_balance'
-                then 'In balance within tolerance: '
-                || {{ drift_sentence('balances.drift', 'balances.balance_type', 'balances.currency') }}
+                then
+                    'In balance within tolerance: '
+                    || {{ drift_sentence('balances.drift', 'balances.balance_type', 'balances.currency') }}
             when causes.explanation is not null then causes.explanation
-            else {{ drift_sentence('balances.drift', 'balances.balance_type', 'balances.currency') }}
+            else
+                {{ drift_sentence('balances.drift', 'balances.balance_type', 'balances.currency') }}
                 || ' No double-posted event, missing correction or earlier ledger balance matches it:'
                 || ' unexplained, follow the account in fct_account_ledger_timeline.'
         end as explanation,

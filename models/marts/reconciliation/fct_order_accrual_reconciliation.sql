@@ -137,22 +137,35 @@ final as (
         case classified.accrual_status
             when 'ok' then 'Posted points match the order''s state.'
             when 'missing_earn'
-                then 'Completed order should have earned ' || cast(expected_points as {{ dbt.type_string() }})
-                || ' points (' || tier_on_order_date || ' tier on the order date); no earn was posted.'
+                then
+                    'Completed order should have earned ' || cast(classified.expected_points as {{ dbt.type_string() }})
+                    || ' points (' || classified.tier_on_order_date || ' tier on the order date); no earn was posted.'
             when 'duplicate_earn'
-                then cast(earn_events as {{ dbt.type_string() }}) || ' earn events were posted for one order ('
-                || cast(posted_points as {{ dbt.type_string() }}) || ' points against '
-                || cast(expected_points as {{ dbt.type_string() }}) || ' expected).'
+                then
+                    cast(classified.earn_events as {{ dbt.type_string() }})
+                    || ' earn events were posted for one order ('
+                    || cast(classified.posted_points as {{ dbt.type_string() }}) || ' points against '
+                    || cast(classified.expected_points as {{ dbt.type_string() }}) || ' expected).'
             when 'amount_mismatch'
-                then 'Posted ' || cast(posted_points as {{ dbt.type_string() }}) || ' points, expected '
-                || cast(expected_points as {{ dbt.type_string() }}) || ' (floor(net_amount) x '
-                || cast(earn_multiplier as {{ dbt.type_string() }}) || ', ' || tier_on_order_date || ' tier).'
+                then
+                    'Posted ' || cast(classified.posted_points as {{ dbt.type_string() }}) || ' points, expected '
+                    || cast(classified.expected_points as {{ dbt.type_string() }}) || ' (floor(net_amount) x '
+                    || cast(classified.earn_multiplier as {{ dbt.type_string() }})
+                    || ', '
+                    || classified.tier_on_order_date
+                    || ' tier).'
             when 'unreversed_cancellation'
-                then 'Order is ' || order_status || ' but ' || cast(posted_points as {{ dbt.type_string() }})
-                || ' earned points were never reversed.'
+                then
+                    'Order is '
+                    || classified.order_status
+                    || ' but '
+                    || cast(classified.posted_points as {{ dbt.type_string() }})
+                    || ' earned points were never reversed.'
             when 'earn_on_open_order'
-                then 'Order is still placed (not completed) but ' || cast(posted_points as {{ dbt.type_string() }})
-                || ' points were earned on it.'
+                then
+                    'Order is still placed (not completed) but '
+                    || cast(classified.posted_points as {{ dbt.type_string() }})
+                    || ' points were earned on it.'
         end as explanation
     from classified
 )

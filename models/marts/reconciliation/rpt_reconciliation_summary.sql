@@ -14,7 +14,8 @@ final as (
         cast(count(*) as bigint) as accounts_checked,
         cast(sum(case when drift_status = 'in_balance' then 1 else 0 end) as bigint) as accounts_in_balance,
         cast(sum(case when drift_status = 'minor_drift' then 1 else 0 end) as bigint) as accounts_minor_drift,
-        cast(sum(case when drift_status = 'material_mismatch' then 1 else 0 end) as bigint) as accounts_material_mismatch,
+        cast(sum(case when drift_status = 'material_mismatch' then 1 else 0 end) as bigint)
+            as accounts_material_mismatch,
         cast(sum(case when drift_status = 'missing_snapshot' then 1 else 0 end) as bigint) as accounts_missing_snapshot,
         cast(coalesce(max(case when drift > 0 then drift end), 0) as decimal(18, 2)) as largest_positive_drift,
         cast(coalesce(min(case when drift < 0 then drift end), 0) as decimal(18, 2)) as largest_negative_drift,
