@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from orchestration.settings import PROJECT_DIR
+from orchestration.settings import PROJECT_DIR, load_settings
 
 BENCH_DIR = PROJECT_DIR / "bench"
 
@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         if completed.returncode not in (0, 1):
             print(completed.stdout[-4000:], completed.stderr[-4000:], file=sys.stderr)
             return 2
-        models = slowest_models(PROJECT_DIR / "target" / "refresh" / "build")
+        target = load_settings({"LOYALTY_WAREHOUSE": str(warehouse), "LOYALTY_TARGET": engine}).dbt_target_dir
+        models = slowest_models(target / "build")
         size_mib = warehouse.stat().st_size / 2**20 if warehouse.exists() else None
         results[engine] = {
             "refresh_seconds": round(seconds, 1),

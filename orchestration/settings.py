@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,10 @@ class Settings:
 
     @property
     def dbt_target_dir(self) -> Path:
-        return PROJECT_DIR / "target" / "refresh"
+        """dbt artifacts and the refresh log of this warehouse (one folder per warehouse file,
+        so refreshes of different warehouses never share artifacts)."""
+        digest = hashlib.sha1(str(self.warehouse).encode()).hexdigest()[:10]
+        return PROJECT_DIR / "target" / "refresh" / f"{self.warehouse.stem}-{digest}"
 
     @property
     def report_path(self) -> Path:
