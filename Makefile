@@ -16,13 +16,13 @@ DEMO_ARGS ?= --accounts 2000 --months 30 --seed 42
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt orchestration/dagster.yaml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing the pinned environment into $(VENV) (log: $(VENV)/install.log) ..."
 	@$(BIN)/python -m pip install --upgrade pip==26.3 > $(VENV)/install.log 2>&1 \
 	  && $(BIN)/python -m pip install -c constraints.txt -e ".[dev]" >> $(VENV)/install.log 2>&1 \
 	  || { tail -30 $(VENV)/install.log; echo "pip install failed: see $(VENV)/install.log"; exit 1; }
-	mkdir -p $(DAGSTER_HOME) && printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
+	mkdir -p $(DAGSTER_HOME) && cp orchestration/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	touch $(STAMP)
 
 # Generate the demo landing folder (and its ground truth, outside it) once.

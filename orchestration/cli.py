@@ -13,8 +13,9 @@ import json
 import logging
 import sys
 
+from orchestration.lock import WarehouseBusy, holding
 from orchestration.outcome import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
-from orchestration.settings import load_settings
+from orchestration.settings import Settings, load_settings
 
 
 def _step_errors(result) -> list[str]:
@@ -28,10 +29,19 @@ def _step_errors(result) -> list[str]:
     return errors
 
 
-def refresh(demo: bool = False) -> int:
+def refresh(demo: bool = False, wait_seconds: float = 0) -> int:
+    settings = load_settings()
+    try:
+        with holding(settings, wait_seconds):
+            return _refresh(settings, demo)
+    except WarehouseBusy as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _refresh(settings: Settings, demo: bool) -> int:
     import dagster as dg
 
-    settings = load_settings()
     from orchestration.definitions import defs
     from orchestration.defs.dbt import OUTCOME_FILE
     from orchestration.summary import render, warehouse_figures
@@ -100,6 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("refresh", help="load, build, test and publish once (the Dagster refresh job)")
     run.add_argument("--demo", action="store_true", help="findings are expected (demo data): exit 0 on findings")
+    run.add_argument(
+        "--wait",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="when another refresh is writing the warehouse, wait this long for it (default: refuse at once)",
+    )
     args = parser.parse_args(argv)
     try:
         load_settings()
@@ -108,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     if args.command == "refresh":
         try:
-            return refresh(demo=args.demo)
+            return refresh(demo=args.demo, wait_seconds=args.wait)
         except Exception as error:  # an unexpected error must never look like exit 1 (findings)
             print(f"error: refresh failed: {type(error).__name__}: {error}", file=sys.stderr)
             return EXIT_ERROR

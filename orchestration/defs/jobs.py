@@ -10,6 +10,8 @@ refresh_job = dg.define_asset_job(
     description="Load what is new, build every model, run every test, publish if integrity holds.",
     # One warehouse file, one writer: the steps run one after another in one process.
     executor_def=dg.in_process_executor,
+    # queued one at a time (tag_concurrency_limits in orchestration/dagster.yaml)
+    tags={"loyalty/warehouse": "write"},
 )
 
 daily_refresh_schedule = dg.ScheduleDefinition(

@@ -5,6 +5,7 @@ from dagster import AssetExecutionContext
 
 from orchestration.landing import SOURCES
 from orchestration.loader import LoadError, load_landing
+from orchestration.lock import WarehouseBusy, acquire
 from orchestration.settings import load_settings
 from orchestration.warehouse import connect, prepare_work_copy
 
@@ -30,6 +31,11 @@ RAW_TABLES = (*SOURCES, "load_log")
 def load_landing_asset(context: AssetExecutionContext):
     """Copy the published warehouse to the work copy, then load what is new in the landing folder."""
     settings = load_settings()
+    try:
+        # Held until publish (or the run's process ends); re-entrant under `refresh`.
+        acquire(settings)
+    except WarehouseBusy as error:
+        raise dg.Failure(description=str(error)) from error
     work = prepare_work_copy(settings)
     connection = connect(work)
     try:

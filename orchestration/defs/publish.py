@@ -4,6 +4,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from orchestration.defs.dbt import loyalty_dbt_assets
+from orchestration.lock import warehouse_lock
 from orchestration.settings import load_settings
 from orchestration.summary import jsonable, reconciliation_markdown, warehouse_figures
 from orchestration.warehouse import publish
@@ -25,6 +26,9 @@ def published_warehouse(context: AssetExecutionContext) -> dg.MaterializeResult:
     # this process opens the published file (DuckDB locks are per open file).
     figures = warehouse_figures(settings.work_copy)
     path = publish(settings)
+    lock = warehouse_lock(settings)
+    if lock.is_locked:
+        lock.release()  # the level taken by the loader at the start of this run
     context.log.info(f"published {path}")
     return dg.MaterializeResult(
         metadata={
