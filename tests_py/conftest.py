@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -50,6 +51,21 @@ def run_refresh(landing: Path, warehouse: Path, *extra: str, env: dict[str, str]
         timeout=900,
     )
     return Refresh(completed.returncode, completed.stdout, completed.stderr)
+
+
+def table_fingerprints(warehouse: Path) -> dict[str, tuple[int, int]]:
+    """Row count and an order-independent hash of every table's rows, per schema.table."""
+    fingerprints = {}
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        tables = connection.execute(
+            "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'"
+        ).fetchall()
+        for schema, table in tables:
+            count, digest = connection.execute(
+                f'select count(*), coalesce(sum(hash(t)), 0) from "{schema}"."{table}" as t'
+            ).fetchall()[0]
+            fingerprints[f"{schema}.{table}"] = (count, int(digest))
+    return fingerprints
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import Refresh, generate, run_refresh
+
+from conftest import Refresh, generate, run_refresh, table_fingerprints
 
 pytestmark = pytest.mark.e2e
 
@@ -23,21 +24,6 @@ def read_truth(truth: Path, name: str) -> list[dict[str, str]]:
 def query(warehouse: Path, sql: str) -> list[tuple]:
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         return connection.execute(sql).fetchall()
-
-
-def table_fingerprints(warehouse: Path) -> dict[str, tuple[int, int]]:
-    """Row count and an order-independent hash of every table's rows, per schema.table."""
-    fingerprints = {}
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
-        tables = connection.execute(
-            "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'"
-        ).fetchall()
-        for schema, table in tables:
-            count, digest = connection.execute(
-                f'select count(*), coalesce(sum(hash(t)), 0) from "{schema}"."{table}" as t'
-            ).fetchall()[0]
-            fingerprints[f"{schema}.{table}"] = (count, int(digest))
-    return fingerprints
 
 
 def confusion(pairs: list[tuple[str, str]]) -> dict[str, dict[str, float]]:

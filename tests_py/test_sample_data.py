@@ -9,7 +9,8 @@ from __future__ import annotations
 import csv
 import filecmp
 import json
-from collections import defaultdict
+import random
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -25,6 +26,8 @@ from orchestration.sample_data.program import (
     StoreMonth,
     accrual_status,
     drift_status,
+    expected_expiries,
+    expiry_status,
     reconcile,
     store_eligibility,
 )
@@ -604,8 +607,20 @@ def test_order_accruals_follow_the_orders_tiers_and_ledger(generated: tuple[Path
     assert derived == expected
 
 
-def test_expiries_are_the_fifo_remainders(warehouse: tuple) -> None:
+def month_number(first_day: str) -> int:
+    return int(first_day[:4]) * 12 + int(first_day[5:7])
+
+
+def test_expiries_are_the_fifo_remainders(generated: tuple[Path, Path], warehouse: tuple) -> None:
+    """A plain FIFO replay: every month end posts what is left of the lots of 18 months before,
+    except at the injected faults, where the truth holds what was due and what was posted."""
     con, _ = warehouse
+    faults = {
+        (r["account_id"], month_number(r["due_month"])): (int(r["expected_points"]), int(r["posted_points"]))
+        for r in read_truth(generated[1], "expiry.csv")
+        if r["expected_status"] != "ok"
+    }
+    assert faults
     events = con.execute("""
         select account_id, event_type, points, epoch(occurred_at)::bigint,
                (year(occurred_at) * 12 + month(occurred_at)) as month_number,
@@ -617,26 +632,28 @@ def test_expiries_are_the_fifo_remainders(warehouse: tuple) -> None:
     for row in events:
         by_account[row[0]].append(row[1:])
     expired = 0
-    for rows in by_account.values():
+    checked: dict[tuple[str, int], tuple[int, int]] = {}  # (account, month) -> (remaining, posted)
+    for account, rows in by_account.items():
         lots: list[list[int]] = []  # a deliberately plain FIFO, unlike program.FifoLots
         debt = 0
-        postings = {month: -points for kind, points, _, month, _ in rows if kind == "expire"}
+        postings: dict[int, int] = defaultdict(int)
+        for kind, points, _, month, _ in rows:
+            if kind == "expire":
+                postings[month] -= points
         checked_until = rows[0][3] - 1
         for kind, points, _, month, month_end in [*rows, ("end", 0, 0, last_month + 1, False)]:
-            for boundary in range(checked_until + 1, month):  # month ends passed before this event
+            ends = list(range(checked_until + 1, month))  # month ends passed before this event
+            if kind == "expire":
+                assert month_end
+                if month > checked_until:
+                    ends.append(month)  # this month ends now: its expiry is posted at 23:59:59
+            for boundary in ends:
                 remaining = sum(lot[1] for lot in lots if lot[0] == boundary - 18)
                 lots = [lot for lot in lots if lot[0] != boundary - 18]
-                assert postings.get(boundary, 0) == remaining
+                checked[(account, boundary)] = (remaining, postings.get(boundary, 0))
                 expired += remaining
-            checked_until = max(checked_until, month - 1)
+            checked_until = max([checked_until, *ends])
             if kind in ("expire", "end"):
-                if kind == "expire":
-                    assert month_end
-                    remaining = sum(lot[1] for lot in lots if lot[0] == month - 18)
-                    lots = [lot for lot in lots if lot[0] != month - 18]
-                    assert postings[month] == remaining
-                    expired += remaining
-                    checked_until = month
                 continue
             if points > 0:
                 paid = min(debt, points)
@@ -653,6 +670,128 @@ def test_expiries_are_the_fifo_remainders(warehouse: tuple) -> None:
                         lots.pop(0)
                 debt += need
     assert expired > 0
+    for key, value in faults.items():
+        assert checked[key] == value, key
+    wrong = {key: value for key, value in checked.items() if value[0] != value[1] and key not in faults}
+    assert wrong == {}
+
+
+EXPIRY_FAULTS = ("under_expired", "over_expired", "expired_but_spent", "expired_early")
+
+
+def test_every_expiry_status_is_in_the_truth(generated: tuple[Path, Path]) -> None:
+    _, truth = generated
+    rows = read_truth(truth, "expiry.csv")
+    counts = Counter(r["expected_status"] for r in rows)
+    assert set(counts) == {"ok", *EXPIRY_FAULTS}
+    assert all(counts[status] >= 2 for status in EXPIRY_FAULTS), counts
+    under = [int(r["posted_points"]) for r in rows if r["expected_status"] == "under_expired"]
+    assert 0 in under and any(posted > 0 for posted in under)  # one posted nothing at all
+    summary = json.loads((truth / "summary.json").read_text())["expiry"]
+    assert summary["rows"] == len(rows) and summary["by_status"] == {s: counts[s] for s in ("ok", *EXPIRY_FAULTS)}
+    assert "faults_skipped" not in summary
+    assert all(r["due_month"].endswith("-01") for r in rows)
+    assert len({(r["account_id"], r["due_month"]) for r in rows}) == len(rows)
+    # the faulted accounts carry no other fault: in balance, every accrual ok, no clawback
+    faulted = {r["account_id"] for r in rows if r["expected_status"] != "ok"}
+    for row in read_truth(truth, "balances.csv"):
+        if row["account_id"] in faulted and row["balance_type"] == "points":
+            assert (row["expected_status"], Decimal(row["expected_drift"])) == ("in_balance", 0), row
+    accruals = read_truth(truth, "order_accruals.csv")
+    assert all(r["expected_status"] == "ok" for r in accruals if r["account_id"] in faulted)
+    assert not faulted & set(json.loads((truth / "summary.json").read_text())["clawback_accounts"])
+
+
+def test_expiry_truth_is_the_set_based_fifo(generated: tuple[Path, Path], warehouse: tuple) -> None:
+    """The warehouse's definition, written again in SQL from the landing rows: lots are events
+    with points > 0 (lot month = month of occurred_at), consumption the other negative events
+    than expire; S(k) = max(0, max over j <= k of L(j) - C(j)) with C up to the end of k + 18;
+    due month k + 18 expects S(k) - S(k - 1) against -Σ expire events of that month."""
+    _, truth = generated
+    con, _ = warehouse
+    rows = con.execute("""
+        with events as (
+            select account_id, event_type, points, cast(date_trunc('month', occurred_at) as date) as month
+            from ledger_events
+        ),
+        last_month as (select max(month) as last_month from events),
+        lot_months as (
+            select account_id, month, sum(points) as lot_points from events where points > 0 group by all
+        ),
+        consumed as (
+            select account_id, month, -sum(points) as points
+            from events where points < 0 and event_type <> 'expire' group by all
+        ),
+        posted as (
+            select account_id, month as due_month, -sum(points) as posted
+            from events where event_type = 'expire' group by all
+        ),
+        calendar as (
+            select a.account_id, cast(unnest(generate_series(min(a.month), l.last_month, interval 1 month)) as date)
+                   as month
+            from lot_months as a cross join last_month as l
+            group by a.account_id, l.last_month
+        ),
+        running as (
+            select c.account_id, c.month,
+                   sum(coalesce(l.lot_points, 0)) over w as lots_through,
+                   sum(coalesce(x.points, 0)) over w as consumed_through
+            from calendar as c
+            left join lot_months as l using (account_id, month)
+            left join consumed as x using (account_id, month)
+            window w as (partition by c.account_id order by c.month rows unbounded preceding)
+        ),
+        expired as (
+            select due.account_id, due.month as due_month,
+                   greatest(0, max(lot.lots_through - due.consumed_through)
+                       over (partition by due.account_id order by due.month rows unbounded preceding)) as expired
+            from running as due
+            join running as lot on lot.account_id = due.account_id and due.month = lot.month + interval 18 month
+        ),
+        expected as (
+            select account_id, due_month,
+                   expired - coalesce(lag(expired) over (partition by account_id order by due_month), 0) as expected
+            from expired
+        )
+        select coalesce(e.account_id, p.account_id) as account_id,
+               strftime(coalesce(e.due_month, p.due_month), '%Y-%m-01') as due_month,
+               coalesce(e.expected, 0), coalesce(p.posted, 0), coalesce(l.lot_points, 0)
+        from expected as e
+        full join posted as p on p.account_id = e.account_id and p.due_month = e.due_month
+        left join lot_months as l
+          on l.account_id = coalesce(e.account_id, p.account_id)
+         and l.month + interval 18 month = coalesce(e.due_month, p.due_month)
+        where coalesce(e.expected, 0) <> 0 or coalesce(p.posted, 0) <> 0
+    """).fetchall()
+    derived = {
+        (account, due): (expiry_status(int(expected), int(posted), int(lots)), int(expected), int(posted))
+        for account, due, expected, posted, lots in rows
+    }
+    truth_rows = {
+        (r["account_id"], r["due_month"]): (r["expected_status"], int(r["expected_points"]), int(r["posted_points"]))
+        for r in read_truth(truth, "expiry.csv")
+    }
+    assert len(derived) == len(rows)
+    assert derived == truth_rows
+
+
+def test_few_due_points_still_carry_every_expiry_fault(tmp_path: Path) -> None:
+    """With two due months and 100 accounts this seed has too few points due on accounts with
+    no other fault: the generator replays one as a member who never redeemed (and verifies)."""
+    args = ["--accounts", "100", "--months", "20", "--seed", "10"]
+    assert run("--out", str(tmp_path / "l"), "--truth", str(tmp_path / "t"), *args) == 0
+    counts = Counter(r["expected_status"] for r in read_truth(tmp_path / "t", "expiry.csv"))
+    assert all(counts[status] >= 2 for status in EXPIRY_FAULTS), counts
+
+
+def test_a_short_history_carries_no_expiry_fault(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--accounts", "100", "--months", "19", "--seed", "3"]
+    assert run("--out", str(tmp_path / "l"), "--truth", str(tmp_path / "t"), *args) == 0
+    assert "no expiry faults injected: --months 19 < 20" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "t" / "summary.json").read_text())["expiry"]
+    assert "--months 19" in summary["faults_skipped"] and summary["faults"] == {}
+    rows = read_truth(tmp_path / "t", "expiry.csv")
+    assert rows and {r["expected_status"] for r in rows} == {"ok"}
 
 
 def test_only_the_deliberate_clawbacks_go_negative(generated: tuple[Path, Path], warehouse: tuple) -> None:
@@ -745,6 +884,35 @@ def test_fifo_lots_pay_debt_first_and_expire_the_oldest() -> None:
     assert lots.balance == -70
     lots.add(2, 100)  # pays the debt first
     assert lots.expire(1) == 0 and lots.expire(2) == 30
+
+
+def test_the_set_based_expiry_is_the_fifo() -> None:
+    rng = random.Random(11)
+    for _ in range(300):
+        months = rng.randint(1, 40)
+        lots = [rng.choice((0, 0, rng.randint(1, 500))) for _ in range(months)]
+        consumed = [rng.choice((0, 0, rng.randint(1, 400))) for _ in range(months)]
+        fifo, posted = FifoLots(), [0] * months
+        for month in range(months):
+            if rng.random() < 0.5:  # the month's consumption before or after its lots: no matter
+                fifo.consume(consumed[month])
+                fifo.add(month, lots[month])
+            else:
+                fifo.add(month, lots[month])
+                fifo.consume(consumed[month])
+            if month >= 18:
+                posted[month] = fifo.expire(month - 18)
+        assert expected_expiries(lots, consumed) == posted, (lots, consumed)
+
+
+def test_expiry_status_reads_expected_then_lots() -> None:
+    assert expiry_status(40, 40, 100) == "ok"
+    assert expiry_status(0, 0, 0) == "ok"
+    assert expiry_status(40, 0, 100) == "under_expired"
+    assert expiry_status(40, 39, 100) == "under_expired"
+    assert expiry_status(40, 41, 100) == "over_expired"
+    assert expiry_status(0, 41, 100) == "expired_but_spent"
+    assert expiry_status(0, 41, 0) == "expired_early"
 
 
 def test_reconcile_precedence_and_boundaries() -> None:

@@ -85,7 +85,12 @@ def loyalty_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     outcome_path = target_dir / OUTCOME_FILE
     outcome_path.unlink(missing_ok=True)
     outcome = RefreshOutcome()
-    steps = (("build", ["build", "--exclude", "tag:finding"]), ("findings", ["test", "--select", "tag:finding"]))
+    # Operators can override dbt vars (e.g. tolerances) for a run: LOYALTY_DBT_VARS='{"points_tolerance_minor": 40}'
+    extra_vars = ["--vars", os.environ["LOYALTY_DBT_VARS"]] if os.environ.get("LOYALTY_DBT_VARS") else []
+    steps = (
+        ("build", ["build", "--exclude", "tag:finding", *extra_vars]),
+        ("findings", ["test", "--select", "tag:finding", *extra_vars]),
+    )
     for step, args in steps:
         if step == "build":
             invocation = dbt.cli(args, context=context, raise_on_error=False, target_path=target_dir / step)

@@ -6,6 +6,8 @@ snapshot never got, the last redemptions a stale snapshot missed), then its late
 set, and the label is re-derived with :func:`program.reconcile` from the account's movements.
 An account whose label does not come back exactly as planned (or that comes close to another
 cause, within the tolerance) is not used; a planned fault that no account can carry is an error.
+Expiry faults (:mod:`expiry`) then go on points accounts with no other fault, before the
+snapshots of the clean accounts are taken from the ledger as written.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from orchestration.sample_data import expiry
 from orchestration.sample_data.config import DAY, HOUR, Calendar, Config, GenerationError, avoid_expiry_second, stream
+from orchestration.sample_data.expiry import ExpiryFault
 from orchestration.sample_data.ledger import (
     ACC_NORMAL,
     CURRENCIES,
     EVENT_TYPES,
     K_CLAWBACK,
     K_FAULT_CORRECT,
+    K_REDEEM,
     K_STALE,
     K_STRADDLE,
     K_TWIN,
@@ -103,6 +108,7 @@ class BalanceBook:
     runs: list[AccountRun]
     truth: list[BalanceTruth] = field(default_factory=list)
     specials: dict[str, list[int]] = field(default_factory=dict)
+    expiry_faults: list[ExpiryFault] = field(default_factory=list)  # points only
 
 
 def slots_for(balance_type: str, accounts: int) -> list[Slot]:
@@ -341,6 +347,16 @@ def points_book(
     ]
     place_faults(book, slots_for("points", n), candidates, attempt, need, as_of)
     add_no_movement_snapshots(book, members, as_of, rng)
+    # expiry faults go on accounts with no other fault; their snapshots follow the ledger as written
+    taken = {t.account for t in book.truth} | set(clawbacks) | set(straddles)
+    clean = [a for a in np.flatnonzero(eligible).tolist() if a not in taken and runs[a].events]
+
+    def without_redemptions(account: int) -> AccountRun:
+        """The account's run had the member never redeemed: more of its points are left to expire."""
+        items = [item for item in item_lists[account] if item[2] != K_REDEEM]
+        return run_points_account(items, *base, windows[account])
+
+    book.expiry_faults = expiry.inject(config, calendar, book.runs, clean, without_redemptions)
     fill_clean_truth(book, as_of)
     return book
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from orchestration.sample_data import badrows, balances, ledger, simulate, tables, truth
+from orchestration.sample_data import badrows, balances, expiry, ledger, simulate, tables, truth
 from orchestration.sample_data.config import Calendar, Config, ConfigError, iso_date, stream
-from orchestration.sample_data.program import TIERS
+from orchestration.sample_data.program import EXPIRY_STATUSES, TIERS
 from orchestration.sample_data.writer import SCHEMAS, FilePlan, layout, write_file
 
 SOURCES = tuple(SCHEMAS)
@@ -24,6 +24,7 @@ TRUTH_FILES = (
     "duplicate_files.csv",
     "tiers.csv",
     "store_eligibility.csv",
+    "expiry.csv",
     "summary.json",
 )
 
@@ -38,9 +39,11 @@ class Result:
 
     def line(self) -> str:
         per_source = ", ".join(f"{source}={count:,}" for source, count in self.rows.items())
+        skipped = self.summary.get("expiry", {}).get("faults_skipped")
         return (
             f"sample data: {per_source} rows in {sum(self.files.values())} files "
             f"({self.ledger_events:,} valid ledger events) in {self.seconds:.1f} s"
+            + (f"\nnote: no expiry faults injected: {skipped}" if skipped else "")
         )
 
 
@@ -99,6 +102,7 @@ class World:
     accrual_status: np.ndarray  # per order
     posted: np.ndarray  # per order: earn + reverse points
     store_results: list[truth.StoreResult]
+    expiry: list[truth.ExpiryRow]
     frames: dict[str, dict[str, np.ndarray]]
 
 
@@ -132,6 +136,7 @@ def simulate_world(config: Config) -> World:
     # every label is derived again from the movements as they will be written
     truth.verify_balances(all_truths, points, wallet)
     truth.verify_tiers(calendar, accruals, points, members.count)
+    expiry_rows = truth.expiry_rows(calendar, points, members.count, points_book.expiry_faults)
     member_orders, accrual_status, posted = truth.order_accruals(orders, accruals, points)
     check_sign_rules(points, wallet)
     store_results = truth.store_results(calendar, stores, orders, ops, targets)
@@ -172,6 +177,7 @@ def simulate_world(config: Config) -> World:
         accrual_status,
         posted,
         store_results,
+        expiry_rows,
         frames,
     )
 
@@ -332,6 +338,11 @@ def write_truth(truth_dir: Path, world: World, landing: Landing) -> None:
     )
     first_days = [world.calendar.label(m) + "-01" for m in range(world.calendar.months)]
     truth.write_csv(
+        truth_dir / "expiry.csv",
+        ["account_id", "due_month", "expected_status", "expected_points", "posted_points"],
+        ([members.ids[r.account], first_days[r.month], r.status, r.expected, r.posted] for r in world.expiry),
+    )
+    truth.write_csv(
         truth_dir / "store_eligibility.csv",
         ["store_id", "period_month", "eligible"],
         (
@@ -369,9 +380,24 @@ def build_summary(world: World, landing: Landing, rows: dict[str, int], files: d
         "tier_changes": truth.tier_movements(accruals),
         "tiers_after_last_month": {name: int(tiers_now.get(code, 0)) for code, name in enumerate(TIERS)},
         "store_eligibility": truth.eligibility_summary(world.store_results),
+        "expiry": expiry_summary(world),
         "clawback_accounts": [members.ids[a] for a in world.points_book.specials.get("clawback", [])],
         "recorded_after_as_of_accounts": {
             "points": [members.ids[a] for a in world.points_book.specials.get("straddle", [])],
             "wallet": [members.ids[a] for a in world.wallet_book.specials.get("straddle", [])],
         },
     }
+
+
+def expiry_summary(world: World) -> dict:
+    """Expiry rows per status, and the faults injected per kind (or why none were)."""
+    statuses = Counter(r.status for r in world.expiry)
+    out: dict = {
+        "rows": len(world.expiry),
+        "by_status": {status: statuses.get(status, 0) for status in EXPIRY_STATUSES},
+        "faults": dict(sorted(Counter(f.slot for f in world.points_book.expiry_faults).items())),
+    }
+    reason = expiry.skipped_reason(world.calendar.months)
+    if reason:
+        out["faults_skipped"] = reason
+    return out

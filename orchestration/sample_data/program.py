@@ -106,6 +106,43 @@ class FifoLots:
         return 0
 
 
+def expected_expiries(lots: Sequence[int], consumed: Sequence[int]) -> list[int]:
+    """Points that should expire at the end of each month, computed set-based (no lot tracking).
+
+    ``lots[m]`` are the points of the lots earned in month m, ``consumed[m]`` the points removed
+    in month m by anything but an expiry. With L(k) the lots of months <= k and C(k) the points
+    consumed up to the end of k's due month k + 18, the points expired up to that due month are
+    S(k) = max(0, max over j <= k of L(j) - C(j)); month d's expiry is S(d - 18) - S(d - 19).
+    It equals :class:`FifoLots` (the debt included): FIFO only moves the line of used points.
+    """
+    months = len(lots)
+    out = [0] * months
+    lots_so_far = peak = 0
+    consumed_so_far = sum(consumed[:EXPIRY_AFTER_MONTHS])
+    for due in range(EXPIRY_AFTER_MONTHS, months):
+        lots_so_far += lots[due - EXPIRY_AFTER_MONTHS]
+        consumed_so_far += consumed[due]
+        expired = max(peak, lots_so_far - consumed_so_far)
+        out[due] = expired - peak
+        peak = expired
+    return out
+
+
+EXPIRY_STATUSES = ("ok", "under_expired", "over_expired", "expired_but_spent", "expired_early")
+
+
+def expiry_status(expected: int, posted: int, lot_points: int) -> str:
+    """Status of one (account, due month): FIFO's expected points against the posted expiry;
+    ``lot_points`` are the points earned in the lot month due then (due month - 18)."""
+    if posted == expected:
+        return "ok"
+    if posted < expected:
+        return "under_expired"
+    if expected > 0:
+        return "over_expired"
+    return "expired_but_spent" if lot_points > 0 else "expired_early"
+
+
 # --- reconciliation -----------------------------------------------------------------------
 # Tolerances in the unit of the balance: points, or cents for the wallet.
 TOLERANCE = {"points": (5, 50), "wallet": (1, 1_000)}

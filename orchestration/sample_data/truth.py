@@ -17,6 +17,7 @@ import numpy as np
 
 from orchestration.sample_data.balances import BalanceTruth
 from orchestration.sample_data.config import DAY, NULL, Calendar
+from orchestration.sample_data.expiry import ExpiryFault
 from orchestration.sample_data.ledger import (
     ACC_DUPLICATE,
     ACC_MISMATCH,
@@ -26,11 +27,13 @@ from orchestration.sample_data.ledger import (
     ACC_PARTIAL_REVERSE,
     EARN,
     EVENT_TYPES,
+    EXPIRE,
     REVERSE,
     TXN_TYPES,
     Accruals,
 )
 from orchestration.sample_data.program import (
+    EXPIRY_AFTER_MONTHS,
     QUALIFYING_WINDOW_DAYS,
     TIERS,
     Movement,
@@ -132,6 +135,75 @@ def balance_rows(truths: list[BalanceTruth], account_ids: list[str]) -> list[lis
         currency = "" if t.balance_type == "points" else ("EUR", "GBP")[t.currency]
         drift = "" if t.drift is None else cents_text(t.drift * 100 if t.balance_type == "points" else t.drift)
         rows.append([account_ids[t.account], t.balance_type, currency, t.status, t.cause, drift])
+    return rows
+
+
+# --- expiry ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ExpiryRow:
+    account: int
+    month: int  # due month index
+    status: str
+    expected: int
+    posted: int
+
+
+def expiry_rows(calendar: Calendar, points: Movements, accounts: int, faults: list[ExpiryFault]) -> list[ExpiryRow]:
+    """Every (account, due month) with points due or posted, from the ledger as written.
+
+    The expected expiry is the set-based FIFO (L(k) lots of lot months <= k, C(k) points consumed
+    up to the end of k's due month: S(k) = max(0, max over j <= k of L(j) - C(j)), due month
+    k + 18 expires S(k) - S(k - 1)), vectorised over accounts; the posted one is -Σ expire events
+    by month of occurred_at. Each injected fault must come back with its label and amounts, and
+    every other row must be ``ok``: the generator's FIFO posts exactly what the formula expects.
+    """
+    months, lag = calendar.months, EXPIRY_AFTER_MONTHS
+    month = calendar.month_of(points.occurred)
+    if len(month) and (month.min() < 0 or month.max() >= months):
+        raise TruthError("a ledger event occurred outside the data")
+    cell = points.account * months + month
+    is_expire = points.kind == EXPIRE
+
+    def per_cell(mask: np.ndarray, sign: int) -> np.ndarray:
+        total = np.bincount(cell[mask], weights=sign * points.amount[mask], minlength=accounts * months)
+        return np.round(total).astype(np.int64).reshape(accounts, months)
+
+    lots = per_cell(points.amount > 0, 1)
+    consumed = per_cell((points.amount < 0) & ~is_expire, -1)
+    posted = per_cell(is_expire, -1)
+    expected = np.zeros((accounts, months), dtype=np.int64)
+    lots_due = np.zeros((accounts, months), dtype=np.int64)  # points of the lot month due then
+    if months > lag:
+        unconsumed = np.cumsum(lots, axis=1)[:, : months - lag] - np.cumsum(consumed, axis=1)[:, lag:]
+        expired = np.maximum(np.maximum.accumulate(unconsumed, axis=1), 0)
+        expected[:, lag:] = np.diff(expired, axis=1, prepend=0)
+        lots_due[:, lag:] = lots[:, : months - lag]
+    status = np.select(
+        [posted == expected, posted < expected, expected > 0, lots_due > 0],
+        ["ok", "under_expired", "over_expired", "expired_but_spent"],
+        "expired_early",
+    )
+    planned = {(f.account, f.month): f for f in faults}
+    rows = []
+    for account, due in zip(*np.nonzero((expected != 0) | (posted != 0)), strict=True):
+        account, due = int(account), int(due)
+        row = ExpiryRow(account, due, str(status[account, due]), int(expected[account, due]), int(posted[account, due]))
+        fault = planned.pop((account, due), None)
+        if fault is None and row.status != "ok":
+            raise TruthError(
+                f"points account {account}, due month {calendar.label(due)}: the expiry job posted {row.posted}, "
+                f"the set-based FIFO expects {row.expected} ({row.status}) where no fault was injected"
+            )
+        if fault is not None and (row.status, row.expected, row.posted) != (fault.status, fault.expected, fault.posted):
+            raise TruthError(
+                f"points account {account}, due month {calendar.label(due)}: planned {fault.slot} "
+                f"(expected {fault.expected}, posted {fault.posted}), data says {row.status} "
+                f"(expected {row.expected}, posted {row.posted})"
+            )
+        rows.append(row)
+    if planned:
+        fault = next(iter(planned.values()))
+        raise TruthError(f"points account {fault.account}: the {fault.slot} fault left no expiry row")
     return rows
 
 
