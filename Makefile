@@ -38,6 +38,7 @@ demo: data
 	@echo ""
 	@echo "Next:"
 	@echo "  make ui        # Dagster UI on http://127.0.0.1:3000 (assets, checks, runs)"
+	@echo "  report:        $(dir $(LOYALTY_WAREHOUSE))reconciliation_report.html (open in a browser, works offline)"
 	@echo "  warehouse:     $(LOYALTY_WAREHOUSE) (open read-only, e.g. harlequin --read-only FILE)"
 
 lint: $(STAMP)

@@ -99,6 +99,8 @@ def render(
 ) -> str:
     lines = ["", "Loyalty warehouse refresh", "=========================", f"landing:   {landing_dir}"]
     lines.append(f"warehouse: {warehouse} ({'published' if published else 'NOT published: previous version kept'})")
+    if published:
+        lines.append(f"report:    {warehouse.with_name('reconciliation_report.html')}")
     if load:
         lines.append(
             f"files:     {load.get('files_loaded', 0)} loaded ({load.get('rows_loaded', 0)} rows), "

@@ -59,6 +59,8 @@ def test_refresh_publishes_and_reports_findings(refreshed: tuple[Path, Refresh])
     assert "Reconciliation" in result.stdout
     assert warehouse.exists()
     assert not warehouse.with_name(warehouse.name + ".work").exists()
+    report = warehouse.with_name("reconciliation_report.html")
+    assert report.exists() and "Loyalty reconciliation report" in report.read_text(encoding="utf-8")
 
 
 def test_every_injected_bad_row_is_quarantined_with_its_reason(
@@ -227,3 +229,35 @@ def test_a_second_seed_also_matches_the_ground_truth(tmp_path: Path) -> None:
         dict(query(warehouse, "select order_id, accrual_status from marts.fct_order_accrual_reconciliation"))
         == accruals
     )
+
+
+def test_expiry_reconciliation_matches_the_ground_truth(
+    refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]
+) -> None:
+    warehouse, _ = refreshed
+    expected = {
+        (row["account_id"], row["due_month"]): (
+            row["expected_status"],
+            int(row["expected_points"]),
+            int(row["posted_points"]),
+        )
+        for row in read_truth(small_data[1], "expiry.csv")
+    }
+    got = {
+        (account, str(month)): (status, expected_points, posted_points)
+        for account, month, status, expected_points, posted_points in query(
+            warehouse,
+            "select account_id, due_month, expiry_status, expected_expiry_points, posted_expiry_points"
+            " from marts.fct_expiry_reconciliation",
+        )
+    }
+    report = confusion([(expected[key][0], got.get(key, ("missing",))[0]) for key in expected])
+    print_confusion("expiry_status", report)
+    assert got == expected
+    assert {status for status, _, _ in expected.values()} >= {
+        "ok",
+        "over_expired",
+        "under_expired",
+        "expired_but_spent",
+        "expired_early",
+    }

@@ -1,10 +1,13 @@
 """Publish: the last step of write-audit-publish."""
 
+import os
+
 import dagster as dg
 from dagster import AssetExecutionContext
 
 from orchestration.defs.dbt import loyalty_dbt_assets
 from orchestration.lock import warehouse_lock
+from orchestration.report import write_report
 from orchestration.settings import load_settings
 from orchestration.summary import jsonable, reconciliation_markdown, warehouse_figures
 from orchestration.warehouse import publish
@@ -25,7 +28,10 @@ def published_warehouse(context: AssetExecutionContext) -> dg.MaterializeResult:
     # Read the figures from the work copy before it becomes the published file: nothing in
     # this process opens the published file (DuckDB locks are per open file).
     figures = warehouse_figures(settings.work_copy)
+    report_draft = settings.report_path.with_name(settings.report_path.name + ".work")
+    write_report(settings.work_copy, report_draft)
     path = publish(settings)
+    os.replace(report_draft, settings.report_path)
     lock = warehouse_lock(settings)
     if lock.is_locked:
         lock.release()  # the level taken by the loader at the start of this run
@@ -33,6 +39,7 @@ def published_warehouse(context: AssetExecutionContext) -> dg.MaterializeResult:
     return dg.MaterializeResult(
         metadata={
             "path": str(path),
+            "report": dg.MetadataValue.path(str(settings.report_path)),
             "size_bytes": path.stat().st_size,
             "reconciliation_summary": dg.MetadataValue.md(reconciliation_markdown(figures)),
             "figures": dg.MetadataValue.json(jsonable(figures)),
