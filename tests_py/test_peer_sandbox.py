@@ -9,9 +9,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import run_refresh
 
 from orchestration.peer_sandbox import SandboxError, convert
+
+from conftest import run_refresh
 
 # A verbatim copy of ../shared/peer-cases/ledger-reconciliation-sandbox/, so CI runs it too.
 SANDBOX = Path(__file__).resolve().parent / "fixtures" / "ledger-reconciliation-sandbox"
