@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 
+from orchestration import alerts
 from orchestration.lock import WarehouseBusy, holding
 from orchestration.outcome import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from orchestration.settings import Settings, load_settings
@@ -74,6 +75,9 @@ def _refresh(settings: Settings, demo: bool) -> int:
         if materialization.asset_key == dg.AssetKey(["raw", "load_log"]):
             load = {key: value.value for key, value in materialization.metadata.items()}
     errors = _step_errors(result)
+    if not result.success:
+        # a run that failed (unreadable file, integrity failure, ...) alerts like a failed check
+        alerts.record(settings, [alerts.run_failure_alert(result.run_id, "; ".join(errors) or "run failed")])
     figures: dict = {}
     for materialization in result.asset_materializations_for_node("published_warehouse"):
         figures = materialization.metadata["figures"].value

@@ -9,10 +9,12 @@ from orchestration.defs.jobs import daily_refresh_schedule, refresh_job
 from orchestration.defs.landing import load_landing_asset
 from orchestration.defs.publish import published_warehouse
 from orchestration.defs.resources import dbt_resource
+from orchestration.defs.sensors import alert_on_failed_checks, alert_on_failed_refresh, new_landing_files
 
 defs = dg.Definitions(
     assets=[load_landing_asset, loyalty_dbt_assets, published_warehouse],
     jobs=[refresh_job],
     schedules=[daily_refresh_schedule],
+    sensors=[alert_on_failed_checks, alert_on_failed_refresh, new_landing_files],
     resources={"dbt": dbt_resource()},
 )

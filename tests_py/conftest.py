@@ -3,9 +3,12 @@ the real command (a subprocess, as a scheduler would run it)."""
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,10 +80,40 @@ def small_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return landing, truth
 
 
+class AlertReceiver:
+    """A webhook on 127.0.0.1 that keeps every JSON body POSTed to it."""
+
+    def __init__(self) -> None:
+        received = self.received = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append(json.loads(body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
 @pytest.fixture(scope="session")
-def refreshed(small_data: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Refresh]:
-    """The small landing folder refreshed once into a fresh warehouse."""
+def alert_receiver() -> AlertReceiver:
+    receiver = AlertReceiver()
+    yield receiver
+    receiver.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def refreshed(
+    small_data: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory, alert_receiver: AlertReceiver
+) -> tuple[Path, Refresh]:
+    """The small landing folder refreshed once into a fresh warehouse (alerts to a local webhook)."""
     landing, _ = small_data
     warehouse = tmp_path_factory.mktemp("warehouse") / "loyalty.duckdb"
-    result = run_refresh(landing, warehouse)
+    result = run_refresh(landing, warehouse, env={"LOYALTY_ALERT_WEBHOOK": alert_receiver.url})
     return warehouse, result

@@ -16,6 +16,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from orchestration import alerts
 from orchestration.defs.resources import dbt_executable, dbt_project
 from orchestration.outcome import FINDING_TAG, RefreshOutcome
 from orchestration.settings import PROJECT_DIR, load_settings
@@ -115,6 +116,9 @@ def loyalty_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
             raise dg.Failure(description=f"dbt {step} failed before running anything: {invocation.get_error()}")
     target_dir.mkdir(parents=True, exist_ok=True)
     outcome_path.write_text(json.dumps(outcome.to_dict(), indent=2, default=str))
+    # Failed checks raise alerts even when the run succeeds (and before a failure below).
+    for alert in alerts.record(settings, alerts.alerts_from_outcome(outcome.to_dict(), context.run_id)):
+        context.log.warning(f"ALERT {alert.message}")
     if not outcome.publishable:
         failed = [f"{check.name} ({check.status})" for check in outcome.integrity_failures + outcome.node_errors]
         raise dg.Failure(

@@ -1,0 +1,91 @@
+"""Sensors: alerts for runs the daemon sees (failed checks even in successful runs, failed
+runs), and a refresh when new files land."""
+
+import dagster as dg
+
+from orchestration import alerts
+from orchestration.defs.jobs import refresh_job
+from orchestration.loader import content_hash, discover
+from orchestration.settings import load_settings
+
+
+def check_alerts_of_run(instance: dg.DagsterInstance, run_id: str) -> list[alerts.Alert]:
+    records = instance.get_records_for_run(
+        run_id=run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, limit=100_000
+    ).records
+    found = []
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        evaluation = event.event_specific_data if event else None
+        if evaluation is None or evaluation.passed:
+            continue
+        severity = "error" if evaluation.severity == dg.AssetCheckSeverity.ERROR else "warn"
+        failing = evaluation.metadata.get("dagster_dbt/failed_row_count")
+        rows = int(failing.value) if failing is not None and failing.value is not None else 0
+        asset = evaluation.asset_key.to_user_string()
+        found.append(
+            alerts.Alert(
+                alert_key=f"{run_id}:{evaluation.check_name}",
+                raised_at=alerts.datetime.fromtimestamp(record.event_log_entry.timestamp, alerts.UTC).strftime(
+                    "%Y-%m-%dT%H:%M:%SZ"
+                ),
+                run_id=run_id,
+                asset=asset,
+                check_name=evaluation.check_name,
+                severity=severity,
+                kind="check",
+                failing_rows=rows,
+                failing_rows_at=f"findings.{evaluation.check_name} / Dagster run {run_id}",
+                message=f"check {severity}: {evaluation.check_name} on {asset}: {rows} failing row(s)",
+            )
+        )
+    return found
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[refresh_job],
+    name="alert_on_failed_checks",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def alert_on_failed_checks(context: dg.RunStatusSensorContext):
+    new = alerts.record(load_settings(), check_alerts_of_run(context.instance, context.dagster_run.run_id))
+    for alert in new:
+        context.log.warning(f"ALERT {alert.message}")
+
+
+@dg.run_failure_sensor(
+    monitored_jobs=[refresh_job],
+    name="alert_on_failed_refresh",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def alert_on_failed_refresh(context: dg.RunFailureSensorContext):
+    settings = load_settings()
+    found = check_alerts_of_run(context.instance, context.dagster_run.run_id)
+    found.append(alerts.run_failure_alert(context.dagster_run.run_id, context.failure_event.message or "run failed"))
+    for alert in alerts.record(settings, found):
+        context.log.error(f"ALERT {alert.message}")
+
+
+@dg.sensor(job=refresh_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
+def new_landing_files(context: dg.SensorEvaluationContext):
+    """Start a refresh when the landing folder holds files (by content) not seen before."""
+    settings = load_settings()
+    try:
+        files, _ = discover(settings.landing_dir)
+    except Exception as error:  # a missing landing folder is not a reason to crash the sensor
+        return dg.SkipReason(str(error))
+    fingerprint = content_hash_of_listing([(file.relative_path, content_hash(file.path)) for file in files])
+    if fingerprint == context.cursor:
+        return dg.SkipReason("no new landing files")
+    context.update_cursor(fingerprint)
+    return dg.RunRequest(run_key=fingerprint)
+
+
+def content_hash_of_listing(entries: list[tuple[str, str]]) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, file_hash in sorted(entries):
+        digest.update(f"{name}\0{file_hash}\n".encode())
+    return digest.hexdigest()

@@ -1,0 +1,84 @@
+"""Alerts: failed checks raise one even when the run succeeds, for `make refresh` too, logged,
+queued beside the warehouse, loaded into audit.alerts and POSTed to the webhook."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration import alerts
+from orchestration.settings import load_settings
+
+from conftest import AlertReceiver, Refresh
+
+OUTCOME = {
+    "integrity_failures": [],
+    "node_errors": [],
+    "failed_findings": [
+        {
+            "unique_id": "test.loyalty.points_material",
+            "name": "points_material",
+            "model": "fct_balance_reconciliation",
+            "status": "fail",
+            "failures": 7,
+            "message": None,
+        }
+    ],
+    "warnings": [
+        {
+            "unique_id": "test.loyalty.points_minor",
+            "name": "points_minor",
+            "model": "fct_balance_reconciliation",
+            "status": "warn",
+            "failures": 13,
+            "message": None,
+        }
+    ],
+}
+
+
+def test_alerts_name_check_severity_rows_and_where_to_look() -> None:
+    found = alerts.alerts_from_outcome(OUTCOME, "run-1", raised_at="2026-01-01T00:00:00Z")
+    assert [(a.check_name, a.severity, a.kind, a.failing_rows) for a in found] == [
+        ("points_material", "error", "finding", 7),
+        ("points_minor", "warn", "finding", 13),
+    ]
+    assert found[0].failing_rows_at == "findings.points_material"
+
+
+def test_record_is_idempotent_and_posts_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    receiver = AlertReceiver()
+    try:
+        monkeypatch.setenv(alerts.WEBHOOK_ENV, receiver.url)
+        settings = load_settings({"LOYALTY_WAREHOUSE": str(tmp_path / "w.duckdb")})
+        found = alerts.alerts_from_outcome(OUTCOME, "run-1")
+        assert len(alerts.record(settings, found)) == 2
+        assert alerts.record(settings, found) == []
+        assert len(receiver.received) == 1 and len(receiver.received[0]["alerts"]) == 2
+    finally:
+        receiver.server.shutdown()
+
+
+def test_an_unreachable_webhook_keeps_the_alert_queued(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(alerts.WEBHOOK_ENV, "http://127.0.0.1:9/nowhere")
+    settings = load_settings({"LOYALTY_WAREHOUSE": str(tmp_path / "w.duckdb")})
+    assert len(alerts.record(settings, alerts.alerts_from_outcome(OUTCOME, "run-2"))) == 2
+    assert len(alerts.recorded_keys(settings)) == 2
+
+
+@pytest.mark.e2e
+def test_a_refresh_with_findings_alerts_although_it_succeeds(
+    refreshed: tuple[Path, Refresh], alert_receiver: AlertReceiver
+) -> None:
+    warehouse, result = refreshed
+    assert result.returncode == 1 and "(published)" in result.stdout
+    posted = [alert for body in alert_receiver.received for alert in body["alerts"]]
+    names = {alert["check_name"] for alert in posted}
+    assert {"points_balances_within_minor_tolerance", "member_orders_accrue_correctly"} <= names
+    assert {alert["severity"] for alert in posted} == {"error", "warn"}
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        stored = connection.execute("select check_name, severity, failing_rows from audit.alerts").fetchall()
+    assert {name for name, _, _ in stored} == names
+    assert all(rows > 0 for _, _, rows in stored)
