@@ -13,7 +13,7 @@ import json
 import logging
 import sys
 
-from orchestration import alerts
+from orchestration import alerts, incentive_actions
 from orchestration.lock import WarehouseBusy, holding
 from orchestration.outcome import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from orchestration.settings import Settings, load_settings
@@ -74,6 +74,10 @@ def _refresh(settings: Settings, demo: bool) -> int:
     for materialization in result.asset_materializations_for_node("load_landing"):
         if materialization.asset_key == dg.AssetKey(["raw", "load_log"]):
             load = {key: value.value for key, value in materialization.metadata.items()}
+    freshness = [
+        evaluation for evaluation in result.get_asset_check_evaluations() if evaluation.check_name == "source_freshness"
+    ]
+    stale = sorted(evaluation.asset_key.path[-1] for evaluation in freshness if not evaluation.passed)
     errors = _step_errors(result)
     if not result.success:
         # a run that failed (unreadable file, integrity failure, ...) alerts like a failed check
@@ -94,6 +98,11 @@ def _refresh(settings: Settings, demo: bool) -> int:
             error="; ".join(errors) if errors else None,
         )
     )
+    if freshness:
+        print(
+            f"Source freshness: {len(freshness) - len(stale)} of {len(freshness)} sources received a file recently"
+            + (f"; stale: {', '.join(stale)}" if stale else "")
+        )
     if not result.success or not published or outcome is None:
         return EXIT_ERROR
     code = outcome["exit_code"]
@@ -121,12 +130,25 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECONDS",
         help="when another refresh is writing the warehouse, wait this long for it (default: refuse at once)",
     )
+    incentives = commands.add_parser("incentives", help="publish or reopen a store incentive month")
+    incentives.add_argument("action", choices=incentive_actions.ACTIONS)
+    incentives.add_argument("--month", required=True, help="the incentive month, YYYY-MM")
+    incentives.add_argument("--by", required=True, help="who takes the action")
+    incentives.add_argument("--note", default="", help="why")
     args = parser.parse_args(argv)
     try:
         load_settings()
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
+    if args.command == "incentives":
+        try:
+            entry = incentive_actions.record(load_settings(), args.action, args.month, args.by, args.note)
+        except incentive_actions.ActionError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_ERROR
+        print(f"recorded: {entry['action']} {args.month} by {entry['acted_by']}; it takes effect at the next refresh")
+        return EXIT_OK
     if args.command == "refresh":
         try:
             return refresh(demo=args.demo, wait_seconds=args.wait)

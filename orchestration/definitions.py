@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.defs.dbt import loyalty_dbt_assets
-from orchestration.defs.jobs import daily_refresh_schedule, refresh_job
+from orchestration.defs.jobs import daily_refresh_schedule, monthly_incentive_evaluation, refresh_job
 from orchestration.defs.landing import load_landing_asset
 from orchestration.defs.publish import published_warehouse
 from orchestration.defs.resources import dbt_resource
@@ -14,7 +14,7 @@ from orchestration.defs.sensors import alert_on_failed_checks, alert_on_failed_r
 defs = dg.Definitions(
     assets=[load_landing_asset, loyalty_dbt_assets, published_warehouse],
     jobs=[refresh_job],
-    schedules=[daily_refresh_schedule],
+    schedules=[daily_refresh_schedule, monthly_incentive_evaluation],
     sensors=[alert_on_failed_checks, alert_on_failed_refresh, new_landing_files],
     resources={"dbt": dbt_resource()},
 )

@@ -55,6 +55,14 @@ def warehouse_figures(path: Path) -> dict[str, Any]:
                 "select expiry_status, count(*), sum(expiry_difference) from marts.fct_expiry_reconciliation"
                 " group by expiry_status order by expiry_status = 'ok' desc, count(*) desc"
             ).fetchall()
+        if _table_exists(connection, "marts", "fct_store_incentive_eligibility"):
+            figures["incentives"] = connection.execute(
+                """
+                select strftime(max(period_month), '%Y-%m'), count(*) filter (where eligible), count(*)
+                from marts.fct_store_incentive_eligibility
+                where period_month = (select max(period_month) from marts.fct_store_incentive_eligibility)
+                """
+            ).fetchall()
     return figures
 
 
@@ -124,6 +132,9 @@ def render(
     if figures.get("expiry"):
         lines += ["", "Expiry (marts.fct_expiry_reconciliation: account x due month)"]
         lines += _table(["expiry status", "account-months", "posted - expected"], figures["expiry"])
+    if figures.get("incentives") and figures["incentives"][0][0]:
+        month, eligible, stores = figures["incentives"][0]
+        lines += ["", f"Store incentives {month}: {eligible} of {stores} stores eligible"]
     if outcome:
         lines += [
             "",

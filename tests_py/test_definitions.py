@@ -38,8 +38,11 @@ def test_every_dbt_test_is_an_asset_check(defs: dg.Definitions) -> None:
     manifest = json.loads(ensure_manifest().read_text())
     tests = [node for node in manifest["nodes"].values() if node["resource_type"] == "test"]
     checks = defs.resolve_asset_graph().asset_check_keys
-    assert len(checks) == len(tests)
-    assert len({check.name for check in checks if check.asset_key}) >= 1
+    dbt_checks = [check for check in checks if check.name != "source_freshness"]
+    assert len(dbt_checks) == len(tests)  # every test, singular and relationship ones too, once
+    assert len({(check.asset_key, check.name) for check in dbt_checks}) == len(tests)
+    freshness = {check.asset_key.path[-1] for check in checks if check.name == "source_freshness"}
+    assert freshness == set(SOURCES)
 
 
 def test_refresh_job_and_daily_schedule(defs: dg.Definitions) -> None:
@@ -67,3 +70,33 @@ def test_landing_contract_matches_the_dbt_sources() -> None:
 def test_bad_target_is_a_named_error() -> None:
     with pytest.raises(ValueError, match="LOYALTY_TARGET='oracle'"):
         load_settings({"LOYALTY_TARGET": "oracle"})
+
+
+@pytest.mark.parametrize(("tick", "month"), [((2026, 3, 2), "2026-02"), ((2026, 1, 2), "2025-12")])
+def test_monthly_incentive_schedule_publishes_the_previous_month(
+    defs: dg.Definitions, tick: tuple[int, int, int], month: str
+) -> None:
+    from datetime import UTC, datetime
+
+    schedule = defs.resolve_schedule_def("monthly_incentive_evaluation")
+    assert schedule.cron_schedule == "0 6 2 * *"
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(*tick, 6, tzinfo=UTC))
+    (request,) = schedule.evaluate_tick(context).run_requests
+    assert request.tags["loyalty/publish_incentive_month"] == month
+    assert schedule.job_name == "refresh"
+
+
+def test_new_landing_files_sensor_requests_a_refresh_once_per_new_content(
+    defs: dg.Definitions, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOYALTY_LANDING_DIR", str(tmp_path))
+    (tmp_path / "members").mkdir()
+    (tmp_path / "members" / "a.csv").write_text("account_id,email,enrolled_at,home_store_id,status\n")
+    sensor = defs.resolve_sensor_def("new_landing_files")
+    first = sensor.evaluate_tick(dg.build_sensor_context())
+    assert len(first.run_requests) == 1
+    again = sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor))
+    assert again.run_requests == [] and again.skip_message == "no new landing files"
+    (tmp_path / "members" / "b.csv").write_text("account_id,email,enrolled_at,home_store_id,status\n")
+    later = sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor))
+    assert len(later.run_requests) == 1 and later.cursor != first.cursor

@@ -57,6 +57,7 @@ def test_refresh_publishes_and_reports_findings(refreshed: tuple[Path, Refresh])
     assert result.returncode == 1, result.stdout[-4000:] + result.stderr[-4000:]
     assert "(published)" in result.stdout
     assert "Reconciliation" in result.stdout
+    assert "Source freshness: 8 of 8 sources received a file recently" in result.stdout
     assert warehouse.exists()
     assert not warehouse.with_name(warehouse.name + ".work").exists()
     report = warehouse.with_name("reconciliation_report.html")

@@ -1,15 +1,44 @@
 """The loader as Dagster assets: one asset per raw table, upstream of the dbt sources."""
 
+import json
+import os
+import subprocess
+
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from orchestration import incentive_actions
+from orchestration.defs.jobs import PUBLISH_MONTH_TAG
+from orchestration.defs.resources import dbt_executable
 from orchestration.landing import SOURCES
 from orchestration.loader import LoadError, load_landing
 from orchestration.lock import WarehouseBusy, acquire
-from orchestration.settings import load_settings
+from orchestration.settings import PROJECT_DIR, load_settings
 from orchestration.warehouse import connect, prepare_work_copy
 
-RAW_TABLES = (*SOURCES, "load_log")
+RAW_TABLES = (*SOURCES, "load_log", "incentive_period_actions")
+FRESHNESS_CHECK = "source_freshness"
+
+
+def source_freshness(settings) -> dict[str, tuple[str, float | None]]:
+    """`dbt source freshness` on the work copy: landing source -> (status, seconds since the
+    loader last received a file of it). Thresholds are in the dbt sources YAML."""
+    target = settings.dbt_target_dir / "freshness"
+    completed = subprocess.run(
+        [dbt_executable(), "source", "freshness", "--profiles-dir", str(PROJECT_DIR), "--target-path", str(target)],
+        cwd=PROJECT_DIR,
+        env={**os.environ, "LOYALTY_DBT_DUCKDB_PATH": str(settings.work_copy)},
+        capture_output=True,
+        text=True,
+    )
+    results_path = target / "sources.json"
+    if not results_path.exists():
+        raise dg.Failure(description=f"dbt source freshness did not run: {completed.stdout[-2000:]}")
+    results = json.loads(results_path.read_text())["results"]
+    return {
+        result["unique_id"].split(".")[-1]: (result["status"], result.get("max_loaded_at_time_ago_in_s"))
+        for result in results
+    }
 
 
 @dg.multi_asset(
@@ -19,13 +48,21 @@ RAW_TABLES = (*SOURCES, "load_log")
             dg.AssetKey(["raw", table]),
             group_name="landing",
             kinds={"duckdb", "python"},
-            description=(
-                "Landing files not seen before, as text rows (orchestration/loader.py)."
-                if table != "load_log"
-                else "One row per landing file loaded or recognised as a copy."
-            ),
+            description={
+                "load_log": "One row per landing file loaded or recognised as a copy.",
+                "incentive_period_actions": "Publish / reopen actions on incentive months (incentive_actions.py).",
+            }.get(table, "Landing files not seen before, as text rows (orchestration/loader.py)."),
         )
         for table in RAW_TABLES
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            FRESHNESS_CHECK,
+            asset=dg.AssetKey(["raw", source]),
+            blocking=False,
+            description="dbt source freshness: a file of this source arrived within 26 h (warn) / 50 h (error).",
+        )
+        for source in SOURCES
     ],
 )
 def load_landing_asset(context: AssetExecutionContext):
@@ -36,10 +73,16 @@ def load_landing_asset(context: AssetExecutionContext):
         acquire(settings)
     except WarehouseBusy as error:
         raise dg.Failure(description=str(error)) from error
+    month = context.run.tags.get(PUBLISH_MONTH_TAG)
+    if month:
+        # the monthly schedule closes the previous month: publish it with this refresh
+        incentive_actions.record(settings, "publish", month, "schedule monthly_incentive_evaluation", context.run_id)
+        context.log.info(f"publishing incentive month {month}")
     work = prepare_work_copy(settings)
     connection = connect(work)
     try:
         report = load_landing(connection, settings.landing_dir)
+        actions = incentive_actions.load_into(connection, settings)
     except LoadError as error:
         raise dg.Failure(description=str(error), metadata={"landing_dir": str(settings.landing_dir)}) from error
     finally:
@@ -54,6 +97,8 @@ def load_landing_asset(context: AssetExecutionContext):
             "files_loaded": len(files),
             "rows_loaded": sum(rows for _, rows in files),
         }
+        if table == "incentive_period_actions":
+            metadata = {"actions": actions}
         if table == "load_log":
             metadata = {
                 "files_loaded": len(report.loaded),
@@ -64,3 +109,14 @@ def load_landing_asset(context: AssetExecutionContext):
                 "landing_dir": str(settings.landing_dir),
             }
         yield dg.MaterializeResult(asset_key=dg.AssetKey(["raw", table]), metadata=metadata)
+    for source, (status, age_seconds) in source_freshness(settings).items():
+        yield dg.AssetCheckResult(
+            asset_key=dg.AssetKey(["raw", source]),
+            check_name=FRESHNESS_CHECK,
+            passed=status == "pass",
+            severity=dg.AssetCheckSeverity.ERROR if status == "error" else dg.AssetCheckSeverity.WARN,
+            metadata={
+                "status": status,
+                "hours_since_last_file": round(age_seconds / 3600, 2) if age_seconds is not None else -1.0,
+            },
+        )

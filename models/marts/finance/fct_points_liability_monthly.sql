@@ -88,6 +88,26 @@ matured as (
     group by rolled.month
 ),
 
+breakage as (
+    -- share of matured points that expired; null before any point matured. (least() skips
+    -- nulls on DuckDB and PostgreSQL, so the case keeps "no history" apart from "all expired")
+    select
+        month,
+        case
+            when matured_earned > 0
+                then cast(least(1.0, -1.0 * cumulative_expired / matured_earned) as decimal(9, 6))
+        end as estimated_breakage_rate
+    from (
+        select
+            rolled.month,
+            rolled.cumulative_expired,
+            matured.matured_earned
+        from rolled
+        inner join matured
+            on rolled.month = matured.month
+    ) as history
+),
+
 final as (
     select
         rolled.month,
@@ -101,20 +121,14 @@ final as (
         rolled.closing_points,
         point_values.point_value,
         cast(rolled.closing_points * point_values.point_value as decimal(18, 2)) as closing_liability,
+        breakage.estimated_breakage_rate,
         cast(
-            case
-                when matured.matured_earned > 0
-                    then least(1.0, -1.0 * rolled.cumulative_expired / matured.matured_earned)
-            end as decimal(9, 6)
-        ) as estimated_breakage_rate,
-        cast(
-            rolled.closing_points * point_values.point_value
-            * (1 - coalesce(least(1.0, -1.0 * rolled.cumulative_expired / nullif(matured.matured_earned, 0)), 0))
+            rolled.closing_points * point_values.point_value * (1 - coalesce(breakage.estimated_breakage_rate, 0))
             as decimal(18, 2)
         ) as closing_liability_net_of_breakage
     from rolled
-    inner join matured
-        on rolled.month = matured.month
+    inner join breakage
+        on rolled.month = breakage.month
     inner join openings
         on rolled.month = openings.month
     left join point_values

@@ -1,0 +1,45 @@
+"""The daemon's alert sensors: a refresh run that succeeded with failed checks, seen by
+`alert_on_failed_checks`, raises alerts (once, whoever records them first)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from orchestration import alerts
+from orchestration.peer_sandbox import convert
+from orchestration.settings import load_settings
+
+SANDBOX = Path(__file__).resolve().parent / "fixtures" / "ledger-reconciliation-sandbox"
+
+pytestmark = pytest.mark.e2e
+
+
+def test_alert_sensor_records_failed_checks_of_a_successful_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    landing, warehouse = tmp_path / "landing", tmp_path / "loyalty.duckdb"
+    convert(SANDBOX, landing)
+    monkeypatch.setenv("LOYALTY_LANDING_DIR", str(landing))
+    monkeypatch.setenv("LOYALTY_WAREHOUSE", str(warehouse))
+    monkeypatch.delenv(alerts.WEBHOOK_ENV, raising=False)
+    from orchestration.definitions import defs
+    from orchestration.defs.sensors import alert_on_failed_checks
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = defs.resolve_job_def("refresh").execute_in_process(instance=instance, raise_on_error=False)
+    assert result.success  # findings fail checks, not the run
+    settings = load_settings()
+    alerts.queue_path(settings).unlink()  # forget what the run recorded itself: the sensor must find them
+    run = instance.get_run_by_id(result.run_id)
+    success = next(event for event in result.all_events if event.event_type == dg.DagsterEventType.RUN_SUCCESS)
+    context = dg.build_run_status_sensor_context(
+        sensor_name="alert_on_failed_checks", dagster_instance=instance, dagster_run=run, dagster_event=success
+    )
+    alert_on_failed_checks(context)
+    recorded = alerts.recorded_keys(settings)
+    assert f"{result.run_id}:points_balances_within_minor_tolerance" in recorded
+    alert_on_failed_checks(context)  # a second evaluation adds nothing
+    assert alerts.recorded_keys(settings) == recorded
