@@ -134,11 +134,12 @@ def record(settings: Settings, alerts: list[Alert]) -> list[Alert]:
 
 
 def load_into(connection: duckdb.DuckDBPyConnection, settings: Settings) -> int:
-    """(Re)build audit.alerts of a warehouse being built from the queue beside the warehouse."""
+    """Append to audit.alerts of a warehouse being built the queued alerts it does not hold yet
+    (the table keeps every alert ever published, even if the queue file is lost)."""
     connection.execute("create schema if not exists audit").fetchall()
     connection.execute(
         """
-        create or replace table audit.alerts (
+        create table if not exists audit.alerts (
             alert_key varchar primary key, raised_at timestamp, run_id varchar, asset varchar,
             check_name varchar, severity varchar, kind varchar, failing_rows bigint,
             failing_rows_at varchar, message varchar
@@ -148,10 +149,12 @@ def load_into(connection: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     path = queue_path(settings)
     if not path.exists():
         return 0
+    known = {key for (key,) in connection.execute("select alert_key from audit.alerts").fetchall()}
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    for row in rows:
+    new = [row for row in rows if row["alert_key"] not in known]
+    for row in new:
         connection.execute(
             "insert into audit.alerts values (?, cast(? as timestamp), ?, ?, ?, ?, ?, ?, ?, ?)",
             [row[field] for field in Alert.__dataclass_fields__],
         ).fetchall()
-    return len(rows)
+    return len(new)

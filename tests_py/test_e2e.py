@@ -123,7 +123,10 @@ def test_second_refresh_of_the_same_folder_changes_no_row(
     again = run_refresh(small_data[0], copy)
     assert again.returncode == 1, again.stdout[-3000:]
     assert "0 loaded (0 rows)" in again.stdout
-    assert table_fingerprints(copy) == before
+    after = table_fingerprints(copy)
+    # audit.alerts is a log of runs: the second run's findings are new alerts by design
+    assert after.pop("audit.alerts")[0] > before.pop("audit.alerts")[0]
+    assert after == before
 
 
 def test_balance_reconciliation_matches_the_ground_truth(

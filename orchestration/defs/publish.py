@@ -44,7 +44,7 @@ def published_warehouse(context: AssetExecutionContext) -> dg.MaterializeResult:
             "path": str(path),
             "report": dg.MetadataValue.path(str(settings.report_path)),
             "size_bytes": path.stat().st_size,
-            "alerts_in_audit_alerts": alerts_published,
+            "alerts_added_to_audit_alerts": alerts_published,
             "reconciliation_summary": dg.MetadataValue.md(reconciliation_markdown(figures)),
             "figures": dg.MetadataValue.json(jsonable(figures)),
         }
