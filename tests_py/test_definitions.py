@@ -72,18 +72,18 @@ def test_bad_target_is_a_named_error() -> None:
         load_settings({"LOYALTY_TARGET": "oracle"})
 
 
-@pytest.mark.parametrize(("tick", "month"), [((2026, 3, 2), "2026-02"), ((2026, 1, 2), "2025-12")])
-def test_monthly_incentive_schedule_publishes_the_previous_month(
+@pytest.mark.parametrize(("tick", "month"), [((2026, 3, 2), "2026-02-01"), ((2026, 1, 2), "2025-12-01")])
+def test_monthly_incentive_schedule_closes_the_previous_month(
     defs: dg.Definitions, tick: tuple[int, int, int], month: str
 ) -> None:
     from datetime import UTC, datetime
 
     schedule = defs.resolve_schedule_def("monthly_incentive_evaluation")
-    assert schedule.cron_schedule == "0 6 2 * *"
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(*tick, 6, tzinfo=UTC))
+    assert schedule.cron_schedule == "0 7 2 * *"
+    assert schedule.job_name == "incentive_close"
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(*tick, 7, tzinfo=UTC))
     (request,) = schedule.evaluate_tick(context).run_requests
-    assert request.tags["loyalty/publish_incentive_month"] == month
-    assert schedule.job_name == "refresh"
+    assert request.partition_key == month
 
 
 def test_new_landing_files_sensor_requests_a_refresh_once_per_new_content(

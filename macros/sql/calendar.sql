@@ -33,3 +33,10 @@
 {% macro month_start(expression) -%}
     cast({{ dbt.date_trunc('month', expression) }} as date)
 {%- endmacro %}
+
+{#- True when an effective-dated row (effective_from inclusive, effective_to exclusive, null =
+    open) applies on a date: the one rule every program seed follows. -#}
+{% macro is_effective(relation, on_date) -%}
+    ({{ on_date }} >= {{ relation }}.effective_from
+    and ({{ relation }}.effective_to is null or {{ on_date }} < {{ relation }}.effective_to))
+{%- endmacro %}

@@ -117,7 +117,7 @@ def loyalty_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     target_dir.mkdir(parents=True, exist_ok=True)
     outcome_path.write_text(json.dumps(outcome.to_dict(), indent=2, default=str))
     # Failed checks raise alerts even when the run succeeds (and before a failure below).
-    for alert in alerts.record(settings, alerts.alerts_from_outcome(outcome.to_dict(), context.run_id)):
+    for alert in alerts.record(settings, alerts.alerts_from_outcome(outcome.to_dict(), context.run.run_id)):
         context.log.warning(f"ALERT {alert.message}")
     if not outcome.publishable:
         failed = [f"{check.name} ({check.status})" for check in outcome.integrity_failures + outcome.node_errors]

@@ -8,7 +8,6 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from orchestration import incentive_actions
-from orchestration.defs.jobs import PUBLISH_MONTH_TAG
 from orchestration.defs.resources import dbt_executable
 from orchestration.landing import SOURCES
 from orchestration.loader import LoadError, load_landing
@@ -73,11 +72,6 @@ def load_landing_asset(context: AssetExecutionContext):
         acquire(settings)
     except WarehouseBusy as error:
         raise dg.Failure(description=str(error)) from error
-    month = context.run.tags.get(PUBLISH_MONTH_TAG)
-    if month:
-        # the monthly schedule closes the previous month: publish it with this refresh
-        incentive_actions.record(settings, "publish", month, "schedule monthly_incentive_evaluation", context.run_id)
-        context.log.info(f"publishing incentive month {month}")
     work = prepare_work_copy(settings)
     connection = connect(work)
     try:

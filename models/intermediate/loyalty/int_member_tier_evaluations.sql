@@ -109,8 +109,7 @@ tiered as (
             -- a reverse still in the window after its earn left it can make the sum negative:
             -- that is the lowest tier, not no tier
             greatest(qualifying.qualifying_points, 0) >= tiers.min_qualifying_points
-            and qualifying.month_end_date >= tiers.effective_from
-            and (tiers.effective_to is null or qualifying.month_end_date < tiers.effective_to)
+            and {{ is_effective('tiers', 'qualifying.month_end_date') }}
 ),
 
 final as (

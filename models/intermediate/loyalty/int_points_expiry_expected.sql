@@ -97,8 +97,7 @@ lot_month_due as (
     from running_totals
     inner join program_rules
         on
-            running_totals.month >= program_rules.effective_from
-            and (program_rules.effective_to is null or running_totals.month < program_rules.effective_to)
+            {{ is_effective('program_rules', 'running_totals.month') }}
 ),
 
 cumulated as (

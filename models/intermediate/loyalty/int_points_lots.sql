@@ -52,8 +52,7 @@ final as (
     from positioned
     inner join program_rules
         on
-            positioned.lot_month >= program_rules.effective_from
-            and (program_rules.effective_to is null or positioned.lot_month < program_rules.effective_to)
+            {{ is_effective('program_rules', 'positioned.lot_month') }}
 )
 
 select * from final

@@ -81,8 +81,7 @@ matured as (
     from rolled
     inner join program_rules
         on
-            rolled.month_end_date >= program_rules.effective_from
-            and (program_rules.effective_to is null or rolled.month_end_date < program_rules.effective_to)
+            {{ is_effective('program_rules', 'rolled.month_end_date') }}
     left join rolled as earlier
         on earlier.month <= cast({{ dbt.dateadd('month', '-(program_rules.value + 1)', 'rolled.month') }} as date)
     group by rolled.month
@@ -133,8 +132,7 @@ final as (
         on rolled.month = openings.month
     left join point_values
         on
-            rolled.month_end_date >= point_values.effective_from
-            and (point_values.effective_to is null or rolled.month_end_date < point_values.effective_to)
+            {{ is_effective('point_values', 'rolled.month_end_date') }}
 )
 
 select * from final

@@ -38,8 +38,7 @@ rules_in_effect as (
     from store_months
     inner join rules
         on
-            store_months.period_month >= rules.effective_from
-            and (rules.effective_to is null or store_months.period_month < rules.effective_to)
+            {{ is_effective('rules', 'store_months.period_month') }}
 ),
 
 measured as (

@@ -68,18 +68,15 @@ orders_tiered as (
     left join tiers
         on
             member_tiers.tier = tiers.tier
-            and cast(orders.ordered_at as date) >= tiers.effective_from
-            and (tiers.effective_to is null or cast(orders.ordered_at as date) < tiers.effective_to)
+            and {{ is_effective('tiers', 'cast(orders.ordered_at as date)') }}
     left join tiers as lowest_tier
         on
             lowest_tier.min_qualifying_points = 0
-            and cast(orders.ordered_at as date) >= lowest_tier.effective_from
-            and (lowest_tier.effective_to is null or cast(orders.ordered_at as date) < lowest_tier.effective_to)
+            and {{ is_effective('lowest_tier', 'cast(orders.ordered_at as date)') }}
     left join earn_rules
         on
             orders.currency = earn_rules.currency
-            and cast(orders.ordered_at as date) >= earn_rules.effective_from
-            and (earn_rules.effective_to is null or cast(orders.ordered_at as date) < earn_rules.effective_to)
+            and {{ is_effective('earn_rules', 'cast(orders.ordered_at as date)') }}
 ),
 
 expected as (
