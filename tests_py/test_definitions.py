@@ -100,3 +100,13 @@ def test_new_landing_files_sensor_requests_a_refresh_once_per_new_content(
     (tmp_path / "members" / "b.csv").write_text("account_id,email,enrolled_at,home_store_id,status\n")
     later = sensor.evaluate_tick(dg.build_sensor_context(cursor=first.cursor))
     assert len(later.run_requests) == 1 and later.cursor != first.cursor
+
+
+def test_dagster_queues_warehouse_writers_one_at_a_time(defs: dg.Definitions, tmp_path, monkeypatch) -> None:
+    (tmp_path / "dagster.yaml").write_text((PROJECT_DIR / "orchestration" / "dagster.yaml").read_text())
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    instance = dg.DagsterInstance.get()
+    limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+    assert {"key": "loyalty/warehouse", "limit": 1} in limits
+    for job in ("refresh", "incentive_close"):
+        assert "loyalty/warehouse" in defs.resolve_job_def(job).tags
