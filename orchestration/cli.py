@@ -32,6 +32,13 @@ def _step_errors(result) -> list[str]:
 
 def refresh(demo: bool = False, wait_seconds: float = 0) -> int:
     settings = load_settings()
+    if settings.target != "duckdb":
+        print(
+            f"error: LOYALTY_TARGET={settings.target}: the loader writes DuckDB only so far; "
+            "the PostgreSQL and Spark targets are not supported by `refresh` yet",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     try:
         with holding(settings, wait_seconds):
             return _refresh(settings, demo)
