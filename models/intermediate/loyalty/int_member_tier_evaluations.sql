@@ -53,13 +53,9 @@ evaluations as (
     from member_months
     inner join program_rules
         on
-            {{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'member_months.month_start')) }}
-            >= program_rules.effective_from
-            and (
-                program_rules.effective_to is null
-                or {{ dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'member_months.month_start')) }}
-                < program_rules.effective_to
-            )
+            {{ is_effective(
+                'program_rules', dbt.dateadd('day', -1, dbt.dateadd('month', 1, 'member_months.month_start'))
+            ) }}
 ),
 
 qualifying_events as (

@@ -37,11 +37,7 @@ initial_months as (
     from members
     inner join lowest_tier
         on
-            {{ month_start('members.enrolled_at') }} >= lowest_tier.effective_from
-            and (
-                lowest_tier.effective_to is null
-                or {{ month_start('members.enrolled_at') }} < lowest_tier.effective_to
-            )
+            {{ is_effective('lowest_tier', month_start('members.enrolled_at')) }}
 ),
 
 monthly_tiers as (
