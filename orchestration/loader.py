@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -151,10 +152,15 @@ def _check_columns(file: LandingFile, actual: list[str]) -> None:
         )
 
 
-class DuckDBRawStore:
-    """The raw schema inside a DuckDB warehouse file."""
+class RawStore:
+    """The ``raw`` schema of a warehouse: load log, one text table per source.
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+    The bookkeeping SQL is the same on every engine (``?`` placeholders); subclasses only say
+    how a file's rows get into the table."""
+
+    placeholder = "?"
+
+    def __init__(self, connection) -> None:
         self.con = connection
         self._exec("set TimeZone = 'UTC'")
         self._exec("create schema if not exists raw")
@@ -166,13 +172,17 @@ class DuckDBRawStore:
                 "_source_file varchar, _source_row_number bigint, _load_id varchar, _loaded_at timestamp)"
             )
 
+    def _sql(self, sql: str) -> str:
+        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+
     def _exec(self, sql: str, parameters: list | None = None) -> None:
-        self.con.execute(sql, parameters).fetchall()
+        raise NotImplementedError
 
     def _one(self, sql: str, parameters: list | None = None) -> tuple | None:
-        # DuckDB 2.0 refuses new work on a connection with a partly fetched result: fetch all.
-        rows = self.con.execute(sql, parameters).fetchall()
-        return rows[0] if rows else None
+        raise NotImplementedError
+
+    def _insert_rows(self, file: LandingFile, sequence: int, load_id: str, loaded_at: datetime) -> None:
+        raise NotImplementedError
 
     def seen(self, source: str, relative_path: str, digest: str) -> bool:
         row = self._one(
@@ -193,38 +203,12 @@ class DuckDBRawStore:
         row = self._one("select coalesce(max(file_sequence), 0) + 1 from raw.load_log")
         return int(row[0]) if row else 1
 
-    def text_rows_of_parquet(self, file: LandingFile) -> duckdb.DuckDBPyRelation:
-        try:
-            relation = self.con.read_parquet(str(file.path), file_row_number=True)
-            actual = [name for name in relation.columns if name != "file_row_number"]
-        except duckdb.Error as error:
-            raise LoadError(f"{file.relative_path}: cannot read as Parquet: {error}") from error
-        _check_columns(file, actual)
-        return relation
-
     def write_file(self, file: LandingFile, digest: str, size: int, load_id: str, loaded_at: datetime) -> int:
-        source = file.source
-        names = ", ".join(f'"{name}"' for name in source.columns)
         sequence = self.next_sequence()
         self._exec("begin transaction")
         try:
-            if file.path.suffix.lower() == ".parquet":
-                relation = self.text_rows_of_parquet(file)
-            else:
-                relation = read_csv_as_text(file)
-            casts = ", ".join(f'cast("{name}" as varchar)' for name in source.columns)
-            select = f"select {casts}, ?, ?, file_row_number + 1, ?, ? from relation"
-            self.con.register("relation", relation)
-            try:
-                self._exec(
-                    f"insert into raw.{source.name} ({names}, {', '.join(LOAD_COLUMNS)}) {select}",
-                    [sequence, file.relative_path, load_id, loaded_at],
-                )
-            except duckdb.Error as error:
-                raise LoadError(f"{file.relative_path}: cannot read: {error}") from error
-            finally:
-                self.con.unregister("relation")
-            rows = self._count(source.name, file.relative_path, sequence)
+            self._insert_rows(file, sequence, load_id, loaded_at)
+            rows = self._count(file.source.name, file.relative_path, sequence)
             self._log(sequence, file, size, digest, rows, load_id, loaded_at, "loaded", None)
             self._exec("commit")
         except BaseException:
@@ -278,16 +262,110 @@ class DuckDBRawStore:
         )
 
 
-def iter_new_files(store: DuckDBRawStore, files: list[LandingFile]) -> Iterator[tuple[LandingFile, str, int]]:
+def _text_rows(con: duckdb.DuckDBPyConnection, file: LandingFile) -> duckdb.DuckDBPyRelation:
+    """A file's rows as text columns plus ``file_row_number`` (0-based), read by DuckDB."""
+    if file.path.suffix.lower() == ".parquet":
+        try:
+            relation = con.read_parquet(str(file.path), file_row_number=True)
+            actual = [name for name in relation.columns if name != "file_row_number"]
+        except duckdb.Error as error:
+            raise LoadError(f"{file.relative_path}: cannot read as Parquet: {error}") from error
+        _check_columns(file, actual)
+        return relation
+    return con.from_arrow(read_csv_as_text(file))
+
+
+def _select_with_load_columns(file: LandingFile, sequence: int, load_id: str, loaded_at: datetime) -> str:
+    def literal(value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    casts = ", ".join(f'cast("{name}" as varchar)' for name in file.source.columns)
+    return (
+        f"select {casts}, {int(sequence)}, {literal(file.relative_path)}, file_row_number + 1, "
+        f"{literal(load_id)}, cast({literal(loaded_at.isoformat(sep=' '))} as timestamp) from landed"
+    )
+
+
+class DuckDBRawStore(RawStore):
+    """The raw schema inside a DuckDB warehouse file."""
+
+    def _exec(self, sql: str, parameters: list | None = None) -> None:
+        self.con.execute(sql, parameters).fetchall()
+
+    def _one(self, sql: str, parameters: list | None = None) -> tuple | None:
+        # DuckDB 2.0 refuses new work on a connection with a partly fetched result: fetch all.
+        rows = self.con.execute(sql, parameters).fetchall()
+        return rows[0] if rows else None
+
+    def _insert_rows(self, file: LandingFile, sequence: int, load_id: str, loaded_at: datetime) -> None:
+        names = ", ".join(f'"{name}"' for name in (*file.source.columns, *LOAD_COLUMNS))
+        landed = _text_rows(self.con, file)
+        self.con.register("landed", landed)
+        try:
+            self._exec(
+                f"insert into raw.{file.source.name} ({names}) "
+                + _select_with_load_columns(file, sequence, load_id, loaded_at)
+            )
+        except duckdb.Error as error:
+            raise LoadError(f"{file.relative_path}: cannot read: {error}") from error
+        finally:
+            self.con.unregister("landed")
+
+
+class PostgresRawStore(RawStore):
+    """The raw schema of a PostgreSQL warehouse, written over a psycopg connection in
+    autocommit mode (transactions are explicit, one per file). DuckDB (in memory) reads the
+    file and writes its rows as CSV; PostgreSQL's ``COPY`` streams them in."""
+
+    placeholder = "%s"
+
+    def _exec(self, sql: str, parameters: list | None = None) -> None:
+        with self.con.cursor() as cursor:
+            cursor.execute(self._sql(sql), parameters)
+
+    def _one(self, sql: str, parameters: list | None = None) -> tuple | None:
+        with self.con.cursor() as cursor:
+            cursor.execute(self._sql(sql), parameters)
+            return cursor.fetchone()
+
+    def _insert_rows(self, file: LandingFile, sequence: int, load_id: str, loaded_at: datetime) -> None:
+        names = ", ".join(f'"{name}"' for name in (*file.source.columns, *LOAD_COLUMNS))
+        with tempfile.TemporaryDirectory(prefix="loyalty-load-") as folder:
+            rows_csv = Path(folder) / "rows.csv"
+            reader = duckdb.connect()
+            try:
+                reader.register("landed", _text_rows(reader, file))
+                reader.sql(_select_with_load_columns(file, sequence, load_id, loaded_at)).write_csv(
+                    str(rows_csv), header=False
+                )
+            except duckdb.Error as error:
+                raise LoadError(f"{file.relative_path}: cannot read: {error}") from error
+            finally:
+                reader.close()
+            with self.con.cursor() as cursor, rows_csv.open("rb") as handle:
+                with cursor.copy(f"copy raw.{file.source.name} ({names}) from stdin (format csv)") as copy:
+                    while chunk := handle.read(1 << 20):
+                        copy.write(chunk)
+
+
+def raw_store(connection) -> RawStore:
+    """The raw store for a DuckDB connection or a psycopg (PostgreSQL) connection."""
+    if isinstance(connection, duckdb.DuckDBPyConnection):
+        return DuckDBRawStore(connection)
+    return PostgresRawStore(connection)
+
+
+def iter_new_files(store: RawStore, files: list[LandingFile]) -> Iterator[tuple[LandingFile, str, int]]:
     for file in files:
         digest = content_hash(file.path)
         if not store.seen(file.source.name, file.relative_path, digest):
             yield file, digest, file.path.stat().st_size
 
 
-def load_landing(connection: duckdb.DuckDBPyConnection, landing_dir: Path) -> LoadReport:
-    """Load every new landing file into ``raw``; see the module docstring for the guarantees."""
-    store = DuckDBRawStore(connection)
+def load_landing(connection, landing_dir: Path) -> LoadReport:
+    """Load every new landing file into ``raw`` of a DuckDB warehouse or a PostgreSQL database
+    (a psycopg connection in autocommit mode); see the module docstring for the guarantees."""
+    store = raw_store(connection)
     files, ignored = discover(landing_dir)
     report = LoadReport(load_id=uuid.uuid4().hex, ignored=ignored)
     loaded_at = datetime.now(UTC).replace(tzinfo=None)

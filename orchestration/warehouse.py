@@ -1,20 +1,230 @@
-"""The DuckDB warehouse file's life cycle: work copy, publish (write-audit-publish)."""
+"""Where a refresh builds and how it publishes (write-audit-publish), per engine.
+
+* **DuckDB**: the refresh builds a work copy of the warehouse file (``<file>.work``) and
+  publishes it with ``os.replace``: readers holding the old file keep reading it, new readers
+  see the new one.
+* **PostgreSQL**: the loader commits into ``raw`` (one transaction per file, never swapped);
+  dbt builds every other schema under a build name (``marts__build`` …, through
+  ``generate_schema_name``), and publishing renames the build schemas over the published ones
+  in one transaction. A BI query running at that moment finishes on the old tables; the next
+  one sees the new ones; an integrity failure leaves the published schemas untouched.
+
+Everything outside the engine (lock, alert queue, incentive journal, report, dbt artifacts)
+lives beside ``LOYALTY_WAREHOUSE`` on every engine.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from orchestration.settings import DUCKDB_FILE_CONFIG, Settings
+
+# The dbt schemas a PostgreSQL refresh rebuilds and publishes together (raw is the loader's).
+PUBLISHED_SCHEMAS = ("program", "staging", "audit", "intermediate", "marts", "findings")
+BUILD_SUFFIX = "__build"
+SCHEMA_SUFFIX_ENV = "LOYALTY_SCHEMA_SUFFIX"
+# Tables in published schemas that no dbt model builds: they carry over from one publish to the next.
+CARRIED_OVER = ("audit.alerts",)
 
 
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     if read_only:
         return duckdb.connect(str(path), read_only=True)
     return duckdb.connect(str(path), config=DUCKDB_FILE_CONFIG)
+
+
+def pg_conninfo(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """libpq's PG* variables with the defaults profiles.yml uses (CONTRACT §1)."""
+    env = os.environ if environ is None else environ
+    info: dict[str, Any] = {
+        "host": env.get("PGHOST", "127.0.0.1"),
+        "port": int(env.get("PGPORT", "5432")),
+        "user": env.get("PGUSER", "postgres"),
+        "dbname": env.get("PGDATABASE", "loyalty"),
+    }
+    if env.get("PGPASSWORD"):
+        info["password"] = env["PGPASSWORD"]
+    return info
+
+
+def pg_connect(autocommit: bool = True, **overrides: Any):
+    import psycopg
+
+    return psycopg.connect(**{**pg_conninfo(), **overrides}, autocommit=autocommit)
+
+
+class PgQueries:
+    """A psycopg connection that answers ``execute(sql, params)`` like a DuckDB connection
+    (``?`` placeholders, returns a cursor), so read-only code serves both engines."""
+
+    def __init__(self, connection) -> None:
+        self.connection = connection
+
+    def execute(self, sql: str, parameters: list | None = None):
+        cursor = self.connection.cursor()
+        if parameters is None:
+            cursor.execute(sql)
+        else:
+            cursor.execute(sql.replace("%", "%%").replace("?", "%s"), parameters)
+        return cursor
+
+
+class Warehouse:
+    """One engine's build-and-publish life cycle for a refresh."""
+
+    engine = ""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def exists(self) -> bool:
+        """A published warehouse exists."""
+        raise NotImplementedError
+
+    def prepare(self) -> None:
+        """Start a build from the published warehouse (raw keeps what was loaded)."""
+        raise NotImplementedError
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment for dbt commands that build (or read) the build."""
+        raise NotImplementedError
+
+    @contextmanager
+    def build_connection(self) -> Iterator[Any]:
+        """A read-write connection to the build (raw tables live here)."""
+        raise NotImplementedError
+        yield
+
+    @contextmanager
+    def reader(self) -> Iterator[Any]:
+        """Read-only queries on the build before publishing (DuckDB) or on what was just
+        published (PostgreSQL); qualified names (``marts.x``) as on the published warehouse."""
+        raise NotImplementedError
+        yield
+
+    @property
+    def reads_after_publish(self) -> bool:
+        return False
+
+    def publish(self) -> str:
+        raise NotImplementedError
+
+
+class DuckDBWarehouse(Warehouse):
+    engine = "duckdb"
+
+    def describe(self) -> str:
+        return str(self.settings.warehouse)
+
+    def exists(self) -> bool:
+        return self.settings.warehouse.exists()
+
+    def prepare(self) -> None:
+        prepare_work_copy(self.settings)
+
+    def dbt_env(self) -> dict[str, str]:
+        return {"LOYALTY_DBT_DUCKDB_PATH": str(self.settings.work_copy)}
+
+    @contextmanager
+    def build_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with connect(self.settings.work_copy) as connection:
+            yield connection
+
+    @contextmanager
+    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with connect(self.settings.work_copy, read_only=True) as connection:
+            yield connection
+
+    def publish(self) -> str:
+        return str(publish(self.settings))
+
+
+class PostgresWarehouse(Warehouse):
+    engine = "postgres"
+
+    def describe(self) -> str:
+        info = pg_conninfo()
+        return f"postgresql://{info['user']}@{info['host']}:{info['port']}/{info['dbname']} (schema marts)"
+
+    def exists(self) -> bool:
+        with pg_connect() as connection:
+            row = connection.execute(
+                "select count(*) from information_schema.schemata where schema_name = 'marts'"
+            ).fetchone()
+        return bool(row and row[0])
+
+    def prepare(self) -> None:
+        """Drop what a failed build left behind; the build schemas are rebuilt from scratch."""
+        with pg_connect() as connection:
+            for schema in PUBLISHED_SCHEMAS:
+                connection.execute(f'drop schema if exists "{schema}{BUILD_SUFFIX}" cascade')
+
+    def dbt_env(self) -> dict[str, str]:
+        return {SCHEMA_SUFFIX_ENV: BUILD_SUFFIX}
+
+    @contextmanager
+    def build_connection(self) -> Iterator[Any]:
+        with pg_connect() as connection:
+            yield connection
+
+    @property
+    def reads_after_publish(self) -> bool:
+        return True
+
+    @contextmanager
+    def reader(self) -> Iterator[PgQueries]:
+        with pg_connect() as connection:
+            connection.read_only = True
+            yield PgQueries(connection)
+
+    def publish(self) -> str:
+        """Rename every build schema over its published one, in one transaction."""
+        with pg_connect(autocommit=False) as connection:
+            built = {
+                name
+                for (name,) in connection.execute(
+                    "select schema_name from information_schema.schemata where schema_name like %s",
+                    [f"%{BUILD_SUFFIX}"],
+                ).fetchall()
+            }
+            missing = [schema for schema in ("marts", "audit") if f"{schema}{BUILD_SUFFIX}" not in built]
+            if missing:
+                raise RuntimeError(f"no build schema(s) {', '.join(missing)}{BUILD_SUFFIX}: nothing to publish")
+            for table in CARRIED_OVER:
+                schema, name = table.split(".")
+                exists = connection.execute(
+                    "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
+                    [schema, name],
+                ).fetchone()[0]
+                if exists:
+                    connection.execute(f'create table "{schema}{BUILD_SUFFIX}"."{name}" as table "{schema}"."{name}"')
+            for schema in PUBLISHED_SCHEMAS:
+                if f"{schema}{BUILD_SUFFIX}" in built:
+                    connection.execute(f'drop schema if exists "{schema}" cascade')
+                    connection.execute(f'alter schema "{schema}{BUILD_SUFFIX}" rename to "{schema}"')
+            connection.commit()
+        return self.describe()
+
+
+def open_warehouse(settings: Settings) -> Warehouse:
+    if settings.target == "postgres":
+        return PostgresWarehouse(settings)
+    if settings.target == "duckdb":
+        return DuckDBWarehouse(settings)
+    raise ValueError(
+        f"LOYALTY_TARGET={settings.target}: refresh runs on duckdb and postgres; "
+        "the spark target builds with `make test-spark` (dbt only)"
+    )
 
 
 def _remove(path: Path) -> None:
