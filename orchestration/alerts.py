@@ -20,9 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from orchestration.settings import Settings
+from orchestration.warehouse import execute
 
 log = logging.getLogger(__name__)
 
@@ -133,28 +132,31 @@ def record(settings: Settings, alerts: list[Alert]) -> list[Alert]:
     return new
 
 
-def load_into(connection: duckdb.DuckDBPyConnection, settings: Settings) -> int:
-    """Append to audit.alerts of a warehouse being built the queued alerts it does not hold yet
-    (the table keeps every alert ever published, even if the queue file is lost)."""
-    connection.execute("create schema if not exists audit").fetchall()
-    connection.execute(
+def load_into(connection, settings: Settings) -> int:
+    """Append to audit.alerts of a warehouse being built (DuckDB) or just published (PostgreSQL)
+    the queued alerts it does not hold yet (the table keeps every alert ever published, even if
+    the queue file is lost)."""
+    execute(connection, "create schema if not exists audit")
+    execute(
+        connection,
         """
         create table if not exists audit.alerts (
             alert_key varchar primary key, raised_at timestamp, run_id varchar, asset varchar,
             check_name varchar, severity varchar, kind varchar, failing_rows bigint,
             failing_rows_at varchar, message varchar
         )
-        """
-    ).fetchall()
+        """,
+    )
     path = queue_path(settings)
     if not path.exists():
         return 0
-    known = {key for (key,) in connection.execute("select alert_key from audit.alerts").fetchall()}
+    known = {key for (key,) in execute(connection, "select alert_key from audit.alerts")}
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     new = [row for row in rows if row["alert_key"] not in known]
     for row in new:
-        connection.execute(
+        execute(
+            connection,
             "insert into audit.alerts values (?, cast(? as timestamp), ?, ?, ?, ?, ?, ?, ?, ?)",
             [row[field] for field in Alert.__dataclass_fields__],
-        ).fetchall()
+        )
     return len(new)

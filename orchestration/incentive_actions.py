@@ -16,9 +16,8 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
-
 from orchestration.settings import Settings
+from orchestration.warehouse import execute
 
 ACTIONS = ("publish", "reopen")
 
@@ -52,20 +51,24 @@ def record(settings: Settings, action: str, month: str, acted_by: str, note: str
     return entry
 
 
-def load_into(connection: duckdb.DuckDBPyConnection, settings: Settings) -> int:
-    """(Re)build raw.incentive_period_actions of a warehouse being built from the journal."""
-    connection.execute("create schema if not exists raw").fetchall()
-    connection.execute(
-        "create or replace table raw.incentive_period_actions ("
-        "period_month date, action varchar, acted_at timestamp, acted_by varchar, note varchar)"
-    ).fetchall()
+def load_into(connection, settings: Settings) -> int:
+    """(Re)build raw.incentive_period_actions of a warehouse being built from the journal
+    (a DuckDB or psycopg connection)."""
+    execute(connection, "create schema if not exists raw")
+    execute(connection, "drop table if exists raw.incentive_period_actions")
+    execute(
+        connection,
+        "create table raw.incentive_period_actions ("
+        "period_month date, action varchar, acted_at timestamp, acted_by varchar, note varchar)",
+    )
     path = journal_path(settings)
     if not path.exists():
         return 0
     entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     for entry in entries:
-        connection.execute(
+        execute(
+            connection,
             "insert into raw.incentive_period_actions values (cast(? as date), ?, cast(? as timestamp), ?, ?)",
             [entry["period_month"], entry["action"], entry["acted_at"], entry["acted_by"], entry["note"]],
-        ).fetchall()
+        )
     return len(entries)

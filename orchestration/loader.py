@@ -342,10 +342,10 @@ class PostgresRawStore(RawStore):
                 raise LoadError(f"{file.relative_path}: cannot read: {error}") from error
             finally:
                 reader.close()
-            with self.con.cursor() as cursor, rows_csv.open("rb") as handle:
-                with cursor.copy(f"copy raw.{file.source.name} ({names}) from stdin (format csv)") as copy:
-                    while chunk := handle.read(1 << 20):
-                        copy.write(chunk)
+            statement = f"copy raw.{file.source.name} ({names}) from stdin (format csv)"
+            with self.con.cursor() as cursor, rows_csv.open("rb") as handle, cursor.copy(statement) as copy:
+                while chunk := handle.read(1 << 20):
+                    copy.write(chunk)
 
 
 def raw_store(connection) -> RawStore:

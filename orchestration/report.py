@@ -147,7 +147,7 @@ def read_report_data(connection: duckdb.DuckDBPyConnection, *, top: int = 25) ->
             select balance_type, currency, drift_status, likely_cause, count(*), coalesce(sum(abs(drift)), 0)
             from marts.{BALANCES}
             where drift_status in ('minor_drift', 'material_mismatch')
-            group by all
+            group by balance_type, currency, drift_status, likely_cause
             order by balance_type, currency nulls first, drift_status, likely_cause
             """
         ).fetchall()
@@ -184,7 +184,7 @@ def _attach_movements(connection: duckdb.DuckDBPyConnection, balances: list[Bala
         select account_id, balance_type, currency, movement_id, movement_type, amount, occurred_at, recorded_at,
             running_balance, movement_sequence
         from marts.{TIMELINE}
-        where account_id in (select unnest(?))
+        where account_id = any(?)
         order by account_id, balance_type, currency, movement_sequence
         """,
         [sorted({b.account_id for b in balances})],
@@ -815,7 +815,7 @@ def _movements_table(balance: Balance) -> str:
     )
 
 
-def render(data: ReportData, *, warehouse: Path, generated_at: datetime) -> str:
+def render(data: ReportData, *, warehouse: Path | str, generated_at: datetime) -> str:
     stamp = generated_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
     title = f"Loyalty reconciliation report — {stamp}"
     meta = f"Generated {escape(stamp)} from <code>{escape(str(warehouse))}</code>"
@@ -853,8 +853,15 @@ def write_report(warehouse: Path, out: Path, *, top: int = 25) -> Path:
     if not warehouse.is_file():
         raise FileNotFoundError(f"warehouse not found: {warehouse}")
     with duckdb.connect(str(warehouse), read_only=True) as connection:
-        data = read_report_data(connection, top=top)
-    page = render(data, warehouse=warehouse.resolve(), generated_at=datetime.now(UTC))
+        return write_report_from(connection, out, source=str(warehouse.resolve()), top=top)
+
+
+def write_report_from(connection, out: Path, *, source: str, top: int = 25) -> Path:
+    """Write the report from an open connection (DuckDB, or PostgreSQL through
+    ``warehouse.PgQueries``); `source` names the warehouse on the page."""
+    out = Path(out)
+    data = read_report_data(connection, top=top)
+    page = render(data, warehouse=source, generated_at=datetime.now(UTC))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page, encoding="utf-8")
     return out

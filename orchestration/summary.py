@@ -8,7 +8,7 @@ from typing import Any
 import duckdb
 
 
-def _table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+def _table_exists(connection, schema: str, table: str) -> bool:
     rows = connection.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [schema, table],
@@ -16,53 +16,60 @@ def _table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str
     return bool(rows[0][0])
 
 
-def warehouse_figures(path: Path) -> dict[str, Any]:
-    """Figures read from a built warehouse file (read-only)."""
+def warehouse_figures(source: Path | Any) -> dict[str, Any]:
+    """Figures read from a built warehouse: a DuckDB file (opened read-only) or an open
+    connection (DuckDB, or PostgreSQL through ``warehouse.PgQueries``)."""
+    if not isinstance(source, Path):
+        return _figures(source)
+    if not source.exists():
+        return {}
+    with duckdb.connect(str(source), read_only=True) as connection:
+        return _figures(connection)
+
+
+def _figures(connection) -> dict[str, Any]:
     figures: dict[str, Any] = {}
-    if not path.exists():
-        return figures
-    with duckdb.connect(str(path), read_only=True) as connection:
-        if _table_exists(connection, "audit", "source_row_accounting"):
-            figures["rows_by_source"] = connection.execute(
-                """
-                select landing_source, count(*) as files, sum(rows_delivered), sum(rows_staged),
-                    sum(rows_rejected), sum(rows_exact_duplicate)
-                from audit.source_row_accounting
-                group by landing_source
-                order by landing_source
-                """
-            ).fetchall()
-        if _table_exists(connection, "audit", "rejected_source_rows"):
-            figures["rejected_by_reason"] = connection.execute(
-                "select reason, count(*) from audit.rejected_source_rows group by reason order by count(*) desc, reason"
-            ).fetchall()
-        if _table_exists(connection, "marts", "rpt_reconciliation_summary"):
-            figures["reconciliation"] = connection.execute(
-                """
-                select balance_type, coalesce(currency, '-'), accounts_checked, accounts_in_balance,
-                    accounts_minor_drift, accounts_material_mismatch, accounts_missing_snapshot, net_drift
-                from marts.rpt_reconciliation_summary
-                order by balance_type, currency nulls first
-                """
-            ).fetchall()
-        if _table_exists(connection, "marts", "fct_order_accrual_reconciliation"):
-            figures["accruals"] = connection.execute(
-                "select accrual_status, count(*) from marts.fct_order_accrual_reconciliation"
-                " group by accrual_status order by accrual_status = 'ok' desc, count(*) desc"
-            ).fetchall()
-        if _table_exists(connection, "marts", "fct_expiry_reconciliation"):
-            figures["expiry"] = connection.execute(
-                "select expiry_status, count(*), sum(expiry_difference) from marts.fct_expiry_reconciliation"
-                " group by expiry_status order by expiry_status = 'ok' desc, count(*) desc"
-            ).fetchall()
-        if _table_exists(connection, "marts", "fct_store_incentive_eligibility"):
-            figures["incentives"] = connection.execute(
-                """
-                select strftime(max(period_month), '%Y-%m'), count(*) filter (where eligible), count(*)
-                from marts.fct_store_incentive_eligibility
-                where period_month = (select max(period_month) from marts.fct_store_incentive_eligibility)
-                """
-            ).fetchall()
+    if _table_exists(connection, "audit", "source_row_accounting"):
+        figures["rows_by_source"] = connection.execute(
+            """
+            select landing_source, count(*) as files, sum(rows_delivered), sum(rows_staged),
+                sum(rows_rejected), sum(rows_exact_duplicate)
+            from audit.source_row_accounting
+            group by landing_source
+            order by landing_source
+            """
+        ).fetchall()
+    if _table_exists(connection, "audit", "rejected_source_rows"):
+        figures["rejected_by_reason"] = connection.execute(
+            "select reason, count(*) from audit.rejected_source_rows group by reason order by count(*) desc, reason"
+        ).fetchall()
+    if _table_exists(connection, "marts", "rpt_reconciliation_summary"):
+        figures["reconciliation"] = connection.execute(
+            """
+            select balance_type, coalesce(currency, '-'), accounts_checked, accounts_in_balance,
+                accounts_minor_drift, accounts_material_mismatch, accounts_missing_snapshot, net_drift
+            from marts.rpt_reconciliation_summary
+            order by balance_type, currency nulls first
+            """
+        ).fetchall()
+    if _table_exists(connection, "marts", "fct_order_accrual_reconciliation"):
+        figures["accruals"] = connection.execute(
+            "select accrual_status, count(*) from marts.fct_order_accrual_reconciliation"
+            " group by accrual_status order by accrual_status = 'ok' desc, count(*) desc"
+        ).fetchall()
+    if _table_exists(connection, "marts", "fct_expiry_reconciliation"):
+        figures["expiry"] = connection.execute(
+            "select expiry_status, count(*), sum(expiry_difference) from marts.fct_expiry_reconciliation"
+            " group by expiry_status order by expiry_status = 'ok' desc, count(*) desc"
+        ).fetchall()
+    if _table_exists(connection, "marts", "fct_store_incentive_eligibility"):
+        figures["incentives"] = connection.execute(
+            """
+            select max(period_month), count(*) filter (where eligible), count(*)
+            from marts.fct_store_incentive_eligibility
+            where period_month = (select max(period_month) from marts.fct_store_incentive_eligibility)
+            """
+        ).fetchall()
     return figures
 
 
@@ -98,7 +105,8 @@ def _table(headers: list[str], rows: list[tuple]) -> list[str]:
 def render(
     *,
     landing_dir: Path,
-    warehouse: Path,
+    warehouse: str,
+    report: Path,
     published: bool,
     load: dict[str, Any] | None,
     outcome: dict[str, Any] | None,
@@ -108,7 +116,7 @@ def render(
     lines = ["", "Loyalty warehouse refresh", "=========================", f"landing:   {landing_dir}"]
     lines.append(f"warehouse: {warehouse} ({'published' if published else 'NOT published: previous version kept'})")
     if published:
-        lines.append(f"report:    {warehouse.with_name('reconciliation_report.html')}")
+        lines.append(f"report:    {report}")
     if load:
         lines.append(
             f"files:     {load.get('files_loaded', 0)} loaded ({load.get('rows_loaded', 0)} rows), "
@@ -134,6 +142,7 @@ def render(
         lines += _table(["expiry status", "account-months", "posted - expected"], figures["expiry"])
     if figures.get("incentives") and figures["incentives"][0][0]:
         month, eligible, stores = figures["incentives"][0]
+        month = str(month)[:7]
         lines += ["", f"Store incentives {month}: {eligible} of {stores} stores eligible"]
     if outcome:
         lines += [

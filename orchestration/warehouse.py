@@ -60,6 +60,15 @@ def pg_connect(autocommit: bool = True, **overrides: Any):
     return psycopg.connect(**{**pg_conninfo(), **overrides}, autocommit=autocommit)
 
 
+def execute(connection, sql: str, parameters: list | None = None) -> list[tuple]:
+    """Run one statement on a DuckDB or a psycopg connection (``?`` placeholders) and fetch
+    whatever it returns."""
+    if isinstance(connection, duckdb.DuckDBPyConnection):
+        return connection.execute(sql, parameters).fetchall()
+    cursor = PgQueries(connection).execute(sql, parameters)
+    return cursor.fetchall() if cursor.description else []
+
+
 class PgQueries:
     """A psycopg connection that answers ``execute(sql, params)`` like a DuckDB connection
     (``?`` placeholders, returns a cursor), so read-only code serves both engines."""

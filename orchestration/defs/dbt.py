@@ -20,6 +20,7 @@ from orchestration import alerts
 from orchestration.defs.resources import dbt_executable, dbt_project
 from orchestration.outcome import FINDING_TAG, RefreshOutcome
 from orchestration.settings import PROJECT_DIR, load_settings
+from orchestration.warehouse import open_warehouse
 
 OUTCOME_FILE = "outcome.json"
 
@@ -80,8 +81,8 @@ def _as_check_results(events):
 @dbt_assets(manifest=ensure_manifest(), project=dbt_project, dagster_dbt_translator=translator, name="loyalty_dbt")
 def loyalty_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     settings = load_settings()
-    # dbt builds the work copy; profiles.yml reads the path from here.
-    os.environ["LOYALTY_DBT_DUCKDB_PATH"] = str(settings.work_copy)
+    # dbt builds the build (DuckDB work copy / PostgreSQL build schemas) named by these variables.
+    os.environ.update(open_warehouse(settings).dbt_env())
     target_dir = settings.dbt_target_dir
     outcome_path = target_dir / OUTCOME_FILE
     outcome_path.unlink(missing_ok=True)

@@ -16,7 +16,7 @@ from orchestration import incentive_actions
 from orchestration.defs.resources import dbt_executable
 from orchestration.lock import WarehouseBusy, holding
 from orchestration.settings import PROJECT_DIR, load_settings
-from orchestration.warehouse import connect, prepare_work_copy, publish
+from orchestration.warehouse import open_warehouse
 
 # The data's first month; months before it have nothing to evaluate.
 INCENTIVES_START = os.environ.get("LOYALTY_INCENTIVES_START", "2024-01-01")
@@ -32,6 +32,13 @@ INCENTIVE_SELECTION = [
 ]
 
 
+def incentive_selection(warehouse) -> list[str]:
+    """DuckDB rebuilds only the incentive chain in its work copy (a full copy of the published
+    file). PostgreSQL builds into empty build schemas that replace the published ones whole,
+    so it rebuilds every model (and runs every test) to publish a complete warehouse."""
+    return ["--select", *INCENTIVE_SELECTION] if warehouse.engine == "duckdb" else []
+
+
 def latest_action(settings, month: str) -> str | None:
     path = incentive_actions.journal_path(settings)
     if not path.exists():
@@ -45,37 +52,37 @@ def latest_action(settings, month: str) -> str | None:
     key=dg.AssetKey(["store_incentive_month"]),
     partitions_def=monthly,
     group_name="incentives",
-    kinds={"dbt", "duckdb"},
+    kinds={"dbt"},
     deps=[dg.AssetKey(["fct_store_incentive_eligibility"]), dg.AssetKey(["fct_store_incentive_restatements"])],
     description="A closed (evaluated and published) store incentive month.",
 )
 def store_incentive_month(context: AssetExecutionContext) -> dg.MaterializeResult:
     month = context.partition_key[:7]
     settings = load_settings()
-    if not settings.warehouse.exists():
-        raise dg.Failure(description=f"no published warehouse at {settings.warehouse}: run a refresh first")
+    warehouse = open_warehouse(settings)
+    if not warehouse.exists():
+        raise dg.Failure(description=f"no published warehouse at {warehouse.describe()}: run a refresh first")
     try:
         with holding(settings, wait_seconds=1800):
-            work = prepare_work_copy(settings)
+            warehouse.prepare()
             already = latest_action(settings, month) == "publish"
             if not already:  # a re-run of a closed month must not re-publish a changed result
                 incentive_actions.record(settings, "publish", month, "dagster incentive_close", context.run.run_id)
-            with connect(work) as connection:
+            with warehouse.build_connection() as connection:
                 incentive_actions.load_into(connection, settings)
             target = settings.dbt_target_dir / "incentives"
             completed = subprocess.run(
                 [
                     dbt_executable(),
                     "build",
-                    "--select",
-                    *INCENTIVE_SELECTION,
+                    *incentive_selection(warehouse),
                     "--profiles-dir",
                     str(PROJECT_DIR),
                     "--target-path",
                     str(target),
                 ],
                 cwd=PROJECT_DIR,
-                env={**os.environ, "LOYALTY_DBT_DUCKDB_PATH": str(work)},
+                env={**os.environ, **warehouse.dbt_env()},
                 capture_output=True,
                 text=True,
             )
@@ -93,7 +100,9 @@ def store_incentive_month(context: AssetExecutionContext) -> dg.MaterializeResul
                     description=f"incentive models failed; month {month} not published: {broken[:5]}",
                     metadata={"dbt_output": completed.stdout[-3000:]},
                 )
-            with connect(work, read_only=True) as connection:
+            if warehouse.reads_after_publish:
+                warehouse.publish()
+            with warehouse.reader() as connection:
                 stores, eligible = connection.execute(
                     "select count(*), count(*) filter (where eligible) from marts.fct_store_incentive_eligibility"
                     " where period_month = cast(? as date)",
@@ -103,7 +112,8 @@ def store_incentive_month(context: AssetExecutionContext) -> dg.MaterializeResul
                     "select count(*) from marts.fct_store_incentive_restatements where period_month = cast(? as date)",
                     [f"{month}-01"],
                 ).fetchall()[0][0]
-            publish(settings)
+            if not warehouse.reads_after_publish:
+                warehouse.publish()
     except WarehouseBusy as error:
         raise dg.Failure(description=str(error)) from error
     context.log.info(f"closed {month}: {eligible} of {stores} stores eligible, {restated} restatement(s)")

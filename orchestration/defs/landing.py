@@ -13,20 +13,20 @@ from orchestration.landing import SOURCES
 from orchestration.loader import LoadError, load_landing
 from orchestration.lock import WarehouseBusy, acquire
 from orchestration.settings import PROJECT_DIR, load_settings
-from orchestration.warehouse import connect, prepare_work_copy
+from orchestration.warehouse import open_warehouse
 
 RAW_TABLES = (*SOURCES, "load_log", "incentive_period_actions")
 FRESHNESS_CHECK = "source_freshness"
 
 
-def source_freshness(settings) -> dict[str, tuple[str, float | None]]:
-    """`dbt source freshness` on the work copy: landing source -> (status, seconds since the
+def source_freshness(settings, warehouse) -> dict[str, tuple[str, float | None]]:
+    """`dbt source freshness` on the build: landing source -> (status, seconds since the
     loader last received a file of it). Thresholds are in the dbt sources YAML."""
     target = settings.dbt_target_dir / "freshness"
     completed = subprocess.run(
         [dbt_executable(), "source", "freshness", "--profiles-dir", str(PROJECT_DIR), "--target-path", str(target)],
         cwd=PROJECT_DIR,
-        env={**os.environ, "LOYALTY_DBT_DUCKDB_PATH": str(settings.work_copy)},
+        env={**os.environ, **warehouse.dbt_env()},
         capture_output=True,
         text=True,
     )
@@ -46,7 +46,7 @@ def source_freshness(settings) -> dict[str, tuple[str, float | None]]:
         dg.AssetSpec(
             dg.AssetKey(["raw", table]),
             group_name="landing",
-            kinds={"duckdb", "python"},
+            kinds={"python"},
             description={
                 "load_log": "One row per landing file loaded or recognised as a copy.",
                 "incentive_period_actions": "Publish / reopen actions on incentive months (incentive_actions.py).",
@@ -65,22 +65,21 @@ def source_freshness(settings) -> dict[str, tuple[str, float | None]]:
     ],
 )
 def load_landing_asset(context: AssetExecutionContext):
-    """Copy the published warehouse to the work copy, then load what is new in the landing folder."""
+    """Start a build from the published warehouse, then load what is new in the landing folder."""
     settings = load_settings()
+    warehouse = open_warehouse(settings)
     try:
         # Held until publish (or the run's process ends); re-entrant under `refresh`.
         acquire(settings)
     except WarehouseBusy as error:
         raise dg.Failure(description=str(error)) from error
-    work = prepare_work_copy(settings)
-    connection = connect(work)
+    warehouse.prepare()
     try:
-        report = load_landing(connection, settings.landing_dir)
-        actions = incentive_actions.load_into(connection, settings)
+        with warehouse.build_connection() as connection:
+            report = load_landing(connection, settings.landing_dir)
+            actions = incentive_actions.load_into(connection, settings)
     except LoadError as error:
         raise dg.Failure(description=str(error), metadata={"landing_dir": str(settings.landing_dir)}) from error
-    finally:
-        connection.close()
     context.log.info(
         f"loaded {len(report.loaded)} file(s), {report.rows_loaded} row(s); "
         f"{len(report.duplicate_files)} duplicate file(s); {report.already_loaded} already loaded"
@@ -103,7 +102,7 @@ def load_landing_asset(context: AssetExecutionContext):
                 "landing_dir": str(settings.landing_dir),
             }
         yield dg.MaterializeResult(asset_key=dg.AssetKey(["raw", table]), metadata=metadata)
-    for source, (status, age_seconds) in source_freshness(settings).items():
+    for source, (status, age_seconds) in source_freshness(settings, warehouse).items():
         yield dg.AssetCheckResult(
             asset_key=dg.AssetKey(["raw", source]),
             check_name=FRESHNESS_CHECK,

@@ -8,44 +8,61 @@ from dagster import AssetExecutionContext
 from orchestration import alerts
 from orchestration.defs.dbt import loyalty_dbt_assets
 from orchestration.lock import warehouse_lock
-from orchestration.report import write_report
+from orchestration.report import write_report_from
 from orchestration.settings import load_settings
 from orchestration.summary import jsonable, reconciliation_markdown, warehouse_figures
-from orchestration.warehouse import connect, publish
+from orchestration.warehouse import open_warehouse
 
 
 @dg.asset(
     key=dg.AssetKey(["published_warehouse"]),
     deps=list(loyalty_dbt_assets.keys),
     group_name="publish",
-    kinds={"duckdb"},
+    kinds={"duckdb", "postgres"},
     description=(
-        "The warehouse file BI tools read (LOYALTY_WAREHOUSE), atomically replaced by the work "
-        "copy once every integrity check passed. Never runs after a failed integrity check."
+        "The warehouse BI tools read, atomically replaced by the build once every integrity "
+        "check passed: the DuckDB file LOYALTY_WAREHOUSE (os.replace of the work copy) or the "
+        "PostgreSQL schemas (build schemas renamed over the published ones in one transaction). "
+        "Never runs after a failed integrity check."
     ),
 )
 def published_warehouse(context: AssetExecutionContext) -> dg.MaterializeResult:
     settings = load_settings()
-    # Read the figures from the work copy before it becomes the published file: nothing in
-    # this process opens the published file (DuckDB locks are per open file).
-    with connect(settings.work_copy) as connection:
-        alerts_published = alerts.load_into(connection, settings)
-    figures = warehouse_figures(settings.work_copy)
+    warehouse = open_warehouse(settings)
     report_draft = settings.report_path.with_name(settings.report_path.name + ".work")
-    write_report(settings.work_copy, report_draft)
-    path = publish(settings)
+    if warehouse.reads_after_publish:
+        published = warehouse.publish()
+        with warehouse.build_connection() as connection:
+            alerts_published = alerts.load_into(connection, settings)
+        figures, _ = _figures_and_report(warehouse, report_draft)
+    else:
+        # Read the figures from the work copy before it becomes the published file: nothing in
+        # this process opens the published file (DuckDB locks are per open file).
+        with warehouse.build_connection() as connection:
+            alerts_published = alerts.load_into(connection, settings)
+        figures, _ = _figures_and_report(warehouse, report_draft)
+        published = warehouse.publish()
     os.replace(report_draft, settings.report_path)
     lock = warehouse_lock(settings)
     if lock.is_locked:
         lock.release()  # the level taken by the loader at the start of this run
-    context.log.info(f"published {path}")
-    return dg.MaterializeResult(
-        metadata={
-            "path": str(path),
-            "report": dg.MetadataValue.path(str(settings.report_path)),
-            "size_bytes": path.stat().st_size,
-            "alerts_added_to_audit_alerts": alerts_published,
-            "reconciliation_summary": dg.MetadataValue.md(reconciliation_markdown(figures)),
-            "figures": dg.MetadataValue.json(jsonable(figures)),
-        }
-    )
+    context.log.info(f"published {published}")
+    metadata = {
+        "published": published,
+        "engine": warehouse.engine,
+        "report": dg.MetadataValue.path(str(settings.report_path)),
+        "alerts_added_to_audit_alerts": alerts_published,
+        "reconciliation_summary": dg.MetadataValue.md(reconciliation_markdown(figures)),
+        "figures": dg.MetadataValue.json(jsonable(figures)),
+    }
+    if warehouse.engine == "duckdb":
+        metadata["path"] = str(settings.warehouse)
+        metadata["size_bytes"] = settings.warehouse.stat().st_size
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _figures_and_report(warehouse, report_draft):
+    with warehouse.reader() as connection:
+        figures = warehouse_figures(connection)
+        write_report_from(connection, report_draft, source=warehouse.describe())
+    return figures, report_draft
