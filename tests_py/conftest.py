@@ -15,6 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration import throwaway_postgres
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SMALL = ["--accounts", "150", "--months", "20", "--seed", "7"]
 
@@ -117,3 +119,48 @@ def refreshed(
     warehouse = tmp_path_factory.mktemp("warehouse") / "loyalty.duckdb"
     result = run_refresh(landing, warehouse, env={"LOYALTY_ALERT_WEBHOOK": alert_receiver.url})
     return warehouse, result
+
+
+@pytest.fixture(scope="session")
+def postgres() -> throwaway_postgres.Server:
+    """A throwaway PostgreSQL on 127.0.0.1 for the whole session (the machine's server
+    binaries; see orchestration/throwaway_postgres.py). No binaries is an error, not a skip:
+    the PostgreSQL target is part of what `make test` promises."""
+    server = throwaway_postgres.start()
+    yield server
+    throwaway_postgres.stop(server.data_dir, server.bin_dir)
+
+
+@pytest.fixture
+def pg_database(postgres: throwaway_postgres.Server, request: pytest.FixtureRequest):
+    """A new, empty database on the throwaway server: its PG* variables."""
+    import psycopg
+
+    name = "t_" + "".join(ch if ch.isalnum() else "_" for ch in request.node.name.lower())[:50]
+    with psycopg.connect(**_admin(postgres), autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{name}" with (force)')
+        admin.execute(f'create database "{name}"')
+    yield {**postgres.environ, "PGDATABASE": name}
+    with psycopg.connect(**_admin(postgres), autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{name}" with (force)')
+
+
+def _admin(server: throwaway_postgres.Server) -> dict[str, object]:
+    return {"host": server.host, "port": server.port, "user": server.user, "dbname": "postgres"}
+
+
+def run_pg_refresh(landing: Path, state: Path, pg_env: dict[str, str], *extra: str, env: dict | None = None) -> Refresh:
+    """`refresh` on the PostgreSQL target; `state` is the LOYALTY_WAREHOUSE path whose folder
+    keeps the lock, the alert queue and the report."""
+    return run_refresh(landing, state, *extra, env={"LOYALTY_TARGET": "postgres", **pg_env, **(env or {})})
+
+
+@pytest.fixture(scope="session")
+def pg_refreshed(
+    small_data: tuple[Path, Path], postgres: throwaway_postgres.Server, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[dict[str, str], Path, Refresh]:
+    """The small landing folder refreshed once into the `loyalty` database of the throwaway server."""
+    landing, _ = small_data
+    state = tmp_path_factory.mktemp("pg-state") / "loyalty.duckdb"
+    result = run_pg_refresh(landing, state, postgres.environ)
+    return postgres.environ, state, result

@@ -31,9 +31,24 @@ def raw_rows(connection: duckdb.DuckDBPyConnection) -> int:
     return connection.execute("select count(*) from raw.ledger_events").fetchall()[0][0]
 
 
-@pytest.fixture
-def connection(tmp_path: Path):
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+@pytest.fixture(params=["duckdb", "postgres"])
+def connection(request: pytest.FixtureRequest, tmp_path: Path):
+    """Every loader promise holds on both engines: a DuckDB file, and a PostgreSQL database
+    written over psycopg with COPY."""
+    if request.param == "duckdb":
+        with duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+            yield connection
+        return
+    import psycopg
+
+    pg_env = request.getfixturevalue("pg_database")
+    info = {
+        "host": pg_env["PGHOST"],
+        "port": pg_env["PGPORT"],
+        "user": pg_env["PGUSER"],
+        "dbname": pg_env["PGDATABASE"],
+    }
+    with psycopg.connect(**info, autocommit=True) as connection:
         yield connection
 
 

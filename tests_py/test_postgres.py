@@ -1,0 +1,136 @@
+"""The same warehouse on PostgreSQL (LOYALTY_TARGET=postgres): the whole refresh through the
+real command, marts identical to DuckDB's, finance-only access, write-audit-publish."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import duckdb
+import psycopg
+import pytest
+
+from orchestration.compare_engines import checksums, compare
+from orchestration.warehouse import BUILD_SUFFIX, PgQueries
+
+from conftest import Refresh, run_pg_refresh
+
+pytestmark = pytest.mark.e2e
+
+
+def pg(pg_env: dict[str, str], **overrides: str) -> psycopg.Connection:
+    info = {
+        "host": pg_env["PGHOST"],
+        "port": pg_env["PGPORT"],
+        "user": pg_env["PGUSER"],
+        "dbname": pg_env["PGDATABASE"],
+    }
+    return psycopg.connect(**{**info, **overrides}, autocommit=True)
+
+
+def checks_line(stdout: str) -> str:
+    match = re.search(r"^Checks: .*$", stdout, re.MULTILINE)
+    assert match, stdout[-3000:]
+    return match.group(0)
+
+
+def mart_checksums(pg_env: dict[str, str]) -> dict[str, tuple[int, str]]:
+    with pg(pg_env) as connection:
+        return checksums(PgQueries(connection))
+
+
+def test_postgres_refresh_runs_every_check_and_publishes(pg_refreshed: tuple[dict, Path, Refresh]) -> None:
+    pg_env, state, result = pg_refreshed
+    # the small data carries injected faults: findings fail, the marts are published anyway
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "(NOT published" not in result.stdout
+    assert "integrity FAILED" not in result.stdout and "model ERROR" not in result.stdout
+    assert "postgresql://" in result.stdout
+    with pg(pg_env) as connection:
+        schemas = {name for (name,) in connection.execute("select schema_name from information_schema.schemata")}
+        loaded = connection.execute("select count(*) from raw.load_log where outcome = 'loaded'").fetchone()[0]
+    assert {"raw", "staging", "intermediate", "marts", "audit", "findings", "program"} <= schemas
+    assert not {name for name in schemas if name.endswith(BUILD_SUFFIX)}, "build schemas are renamed at publish"
+    assert loaded > 0
+    assert (state.parent / "reconciliation_report.html").exists()
+
+
+def test_marts_are_identical_on_duckdb_and_postgres(
+    refreshed: tuple[Path, Refresh], pg_refreshed: tuple[dict, Path, Refresh]
+) -> None:
+    warehouse, duck_result = refreshed
+    pg_env, _, pg_result = pg_refreshed
+    with duckdb.connect(str(warehouse), read_only=True) as left, pg(pg_env) as right:
+        results = compare(left, PgQueries(right))
+    assert len(results) >= 16
+    different = {
+        r.mart: (r.left_rows, r.right_rows, r.only_left, r.only_right, r.columns_differ) for r in results if not r.equal
+    }
+    assert not different
+    # nothing was published or restated in the small data; every other mart has rows to compare
+    empty_by_design = {"fct_store_incentive_published", "fct_store_incentive_restatements"}
+    assert all(result.left_rows > 0 for result in results if result.mart not in empty_by_design)
+    # the same dbt tests ran with the same verdicts
+    assert checks_line(pg_result.stdout) == checks_line(duck_result.stdout)
+    assert duck_result.returncode == pg_result.returncode
+
+
+def test_finance_reader_reads_the_marts_and_nothing_else(pg_refreshed: tuple[dict, Path, Refresh]) -> None:
+    pg_env, _, _ = pg_refreshed
+    with pg(pg_env) as admin:
+        admin.execute("drop role if exists fiona")
+        admin.execute("create role fiona login in role finance_reader")
+    with pg(pg_env, user="fiona") as fiona:
+        points = fiona.execute(
+            "select count(*), sum(closing_liability) from marts.fct_points_liability_monthly"
+        ).fetchone()
+        wallet = fiona.execute("select count(*) from marts.fct_wallet_liability_monthly").fetchone()
+        assert points[0] > 0 and points[1] is not None and wallet[0] > 0
+        for forbidden in (
+            "raw.load_log",
+            "raw.members",
+            "staging.stg_loyalty__members",
+            "intermediate.int_balance_movements",
+            "audit.rejected_source_rows",
+            "audit.alerts",
+            "program.program_tiers",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                fiona.execute(f"select count(*) from {forbidden}")
+
+
+def test_a_second_refresh_loads_nothing_and_changes_no_mart(
+    pg_refreshed: tuple[dict, Path, Refresh], small_data: tuple[Path, Path]
+) -> None:
+    pg_env, state, _ = pg_refreshed
+    before = mart_checksums(pg_env)
+    again = run_pg_refresh(small_data[0], state, pg_env)
+    assert again.returncode == 1, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "files:     0 loaded" in again.stdout
+    assert mart_checksums(pg_env) == before
+
+
+def test_integrity_failure_leaves_the_published_schemas_as_they_were(
+    pg_refreshed: tuple[dict, Path, Refresh], small_data: tuple[Path, Path]
+) -> None:
+    pg_env, state, _ = pg_refreshed
+    before = mart_checksums(pg_env)
+    broken = json.dumps({"wallet_tolerance_overrides": {"EUR": {"in_balance": "'x'", "minor": 10}}})
+    result = run_pg_refresh(small_data[0], state, pg_env, env={"LOYALTY_DBT_VARS": broken})
+    assert result.returncode == 2, result.stdout[-3000:]
+    assert "NOT published" in result.stdout
+    assert mart_checksums(pg_env) == before
+    with pg(pg_env, user="postgres") as admin:
+        admin.execute("drop role if exists fiona")
+        admin.execute("create role fiona login in role finance_reader")
+    with pg(pg_env, user="fiona") as fiona:  # finance still reads the last good marts
+        assert fiona.execute("select count(*) from marts.fct_points_liability_monthly").fetchone()[0] > 0
+
+
+def test_spark_target_is_refused_by_refresh_with_a_clear_message(tmp_path: Path, small_data: tuple[Path, Path]) -> None:
+    from conftest import run_refresh
+
+    result = run_refresh(small_data[0], tmp_path / "w.duckdb", env={"LOYALTY_TARGET": "spark"})
+    assert result.returncode == 2
+    assert "make test-spark" in result.stderr
