@@ -39,6 +39,10 @@ class Server:
     database: str = DATABASE
 
     @property
+    def postmaster_pid(self) -> int:
+        return int((self.data_dir / "postmaster.pid").read_text().split()[0])
+
+    @property
     def environ(self) -> dict[str, str]:
         """libpq's variables (CONTRACT §1) pointing at this server."""
         return {"PGHOST": self.host, "PGPORT": str(self.port), "PGUSER": self.user, "PGDATABASE": self.database}
@@ -76,7 +80,8 @@ def _run(args: list[str], what: str) -> None:
         raise RuntimeError(f"{what} failed ({completed.returncode}): {completed.stderr.strip() or completed.stdout}")
 
 
-def start() -> Server:
+def start(settings: dict[str, str] | None = None) -> Server:
+    """Start a server; `settings` are extra server settings (``{"work_mem": "256MB"}``)."""
     binaries = bin_dir()
     data_dir = Path(tempfile.mkdtemp(prefix="loyalty-pg-"))
     if os.geteuid() == 0:
@@ -88,6 +93,7 @@ def start() -> Server:
         "initdb",
     )
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {data_dir} -c fsync=off -c full_page_writes=off"
+    options += "".join(f" -c {name}={value}" for name, value in (settings or {}).items())
     log = data_dir / "server.log"
     _run(
         [str(binaries / "pg_ctl"), "-D", str(data_dir), "-l", str(log), "-w", "-t", "60", "-o", options, "start"],
