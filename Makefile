@@ -12,7 +12,7 @@ export LOYALTY_WAREHOUSE ?= $(CURDIR)/warehouse/loyalty.duckdb
 DEMO_TRUTH := $(CURDIR)/demo/truth
 DEMO_ARGS ?= --accounts 2000 --months 30 --seed 42
 
-.PHONY: install demo data refresh test lint dbt-parse unit ui bench clean
+.PHONY: install demo data refresh test test-spark lint dbt-parse unit ui bench clean
 
 install: $(STAMP)
 
@@ -52,6 +52,15 @@ dbt-parse: $(STAMP)
 
 test: lint dbt-parse
 	$(BIN)/python -m pytest
+
+# The whole dbt project on a local Spark (dbt-spark session; Java 17): small generated data,
+# every model and test, marts compared with DuckDB's. Installs the `spark` extra on first use.
+test-spark: lint dbt-parse
+	@$(BIN)/python -c "import pyspark, dbt.adapters.spark" 2>/dev/null || { \
+	  echo "installing the spark extra (dbt-spark, pyspark) ..."; \
+	  $(BIN)/python -m pip install -c constraints.txt -e ".[dev,spark]" >> $(VENV)/install.log 2>&1 \
+	  || { tail -30 $(VENV)/install.log; exit 1; }; }
+	$(BIN)/python -m pytest -m spark
 
 ui: $(STAMP)
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m orchestration.definitions

@@ -15,6 +15,7 @@ lives beside ``LOYALTY_WAREHOUSE`` on every engine.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -173,10 +174,21 @@ class PostgresWarehouse(Warehouse):
         return bool(row and row[0])
 
     def prepare(self) -> None:
-        """Drop what a failed build left behind; the build schemas are rebuilt from scratch."""
-        with pg_connect() as connection:
+        """Drop what a failed build left behind, then copy the incremental models' tables (the
+        append-only histories) into the build schemas, so that dbt appends to them there as it
+        does in a DuckDB work copy; every other model is rebuilt from scratch."""
+        with pg_connect(autocommit=False) as connection:
             for schema in PUBLISHED_SCHEMAS:
                 connection.execute(f'drop schema if exists "{schema}{BUILD_SUFFIX}" cascade')
+            for schema, table in incremental_tables():
+                exists = connection.execute(
+                    "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
+                    [schema, table],
+                ).fetchone()[0]
+                if exists:
+                    connection.execute(f'create schema if not exists "{schema}{BUILD_SUFFIX}"')
+                    connection.execute(f'create table "{schema}{BUILD_SUFFIX}"."{table}" as table "{schema}"."{table}"')
+            connection.commit()
 
     def dbt_env(self) -> dict[str, str]:
         return {SCHEMA_SUFFIX_ENV: BUILD_SUFFIX}
@@ -223,6 +235,18 @@ class PostgresWarehouse(Warehouse):
                     connection.execute(f'alter schema "{schema}{BUILD_SUFFIX}" rename to "{schema}"')
             connection.commit()
         return self.describe()
+
+
+def incremental_tables() -> list[tuple[str, str]]:
+    """(published schema, table) of every incremental model, from dbt's manifest."""
+    from orchestration.defs.dbt import ensure_manifest
+
+    nodes = json.loads(ensure_manifest().read_text())["nodes"].values()
+    return sorted(
+        (node["config"]["schema"] or "public", node["alias"])
+        for node in nodes
+        if node["resource_type"] == "model" and node["config"].get("materialized") == "incremental"
+    )
 
 
 def open_warehouse(settings: Settings) -> Warehouse:

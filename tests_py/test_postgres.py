@@ -104,11 +104,17 @@ def test_a_second_refresh_loads_nothing_and_changes_no_mart(
     pg_refreshed: tuple[dict, Path, Refresh], small_data: tuple[Path, Path]
 ) -> None:
     pg_env, state, _ = pg_refreshed
+    history_sql = "select count(*), min(evaluated_at), max(evaluated_at) from marts.fct_store_incentive_evaluations"
+    with pg(pg_env) as connection:
+        history = connection.execute(history_sql).fetchone()
     before = mart_checksums(pg_env)
     again = run_pg_refresh(small_data[0], state, pg_env)
     assert again.returncode == 1, again.stdout[-3000:] + again.stderr[-3000:]
     assert "files:     0 loaded" in again.stdout
     assert mart_checksums(pg_env) == before
+    # the append-only evaluation history survives the rebuild: same rows, first evaluation's time
+    with pg(pg_env) as connection:
+        assert connection.execute(history_sql).fetchone() == history
 
 
 def test_integrity_failure_leaves_the_published_schemas_as_they_were(

@@ -20,3 +20,20 @@
     $$;
     {%- endfor %}
 {%- endmacro %}
+
+{#- Spark reads the raw tables from the Parquet folders orchestration/spark_raw.py writes
+    (LOYALTY_SPARK_DIR/raw/<table>): registered here, refreshed on every run. -#}
+{% macro spark__create_engine_helpers() -%}
+    {%- if execute %}
+        {%- set raw_dir = env_var('LOYALTY_SPARK_DIR', 'target/spark') ~ '/raw' %}
+        {%- do run_query('create database if not exists raw') %}
+        {%- for node in graph.sources.values() if node.package_name == project_name %}
+            {%- do run_query(
+                'create table if not exists raw.' ~ node.identifier
+                ~ " using parquet location '" ~ raw_dir ~ '/' ~ node.identifier ~ "'"
+            ) %}
+            {%- do run_query('refresh table raw.' ~ node.identifier) %}
+        {%- endfor %}
+    {%- endif %}
+    select 1
+{%- endmacro %}
