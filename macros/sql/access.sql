@@ -43,7 +43,12 @@
     {%- endif %}
 {%- endmacro %}
 
-{#- dbt-duckdb warns once per run that it cannot grant; the marts' grants are meant for
-    engines with roles, so say nothing. -#}
+{#- DuckDB (a file: whoever opens it reads it) and a local Spark session (no SQL GRANT without
+    a catalog that has access control) have no roles to grant to: the marts' grants are for
+    engines with roles. dbt-duckdb would warn on every run and dbt-spark would send a GRANT
+    the session rejects, so say nothing. -#}
 {% macro duckdb__apply_grants(relation, grant_config, should_revoke=True) -%}
+{%- endmacro %}
+
+{% macro spark__apply_grants(relation, grant_config, should_revoke=True) -%}
 {%- endmacro %}

@@ -22,11 +22,18 @@
     from {{ relation }}
 {%- endmacro %}
 
+{#- Spark's sequence() raises when the end is before the start; the other engines return no
+    rows, and so does this. -#}
 {% macro spark__month_series(relation, start_month, end_month) -%}
     select
         {{ relation }}.*,
-        explode(sequence(cast({{ start_month }} as date), cast({{ end_month }} as date), interval 1 month))
-        as month_start
+        explode(
+            case
+                when cast({{ start_month }} as date) <= cast({{ end_month }} as date)
+                    then sequence(cast({{ start_month }} as date), cast({{ end_month }} as date), interval 1 month)
+                else cast(array() as array<date>)
+            end
+        ) as month_start
     from {{ relation }}
 {%- endmacro %}
 

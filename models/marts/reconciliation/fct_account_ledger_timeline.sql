@@ -19,7 +19,7 @@ final as (
         occurred_at,
         recorded_at,
         order_id,
-        movement_sequence,
+        cast(movement_sequence as bigint) as movement_sequence,
         cast(running_balance as decimal(18, 2)) as running_balance
     from movements
 )
