@@ -71,6 +71,10 @@ def test_marts_are_identical_on_duckdb_and_postgres(
     # nothing was published or restated in the small data; every other mart has rows to compare
     empty_by_design = {"fct_store_incentive_published", "fct_store_incentive_restatements"}
     assert all(result.left_rows > 0 for result in results if result.mart not in empty_by_design)
+    # the same rows were quarantined for the same reasons
+    rejects = "select source_file, source_row_number, reason from audit.rejected_source_rows order by 1, 2"
+    with duckdb.connect(str(warehouse), read_only=True) as left, pg(pg_env) as right:
+        assert left.execute(rejects).fetchall() == right.execute(rejects).fetchall()
     # the same dbt tests ran with the same verdicts
     assert checks_line(pg_result.stdout) == checks_line(duck_result.stdout)
     assert duck_result.returncode == pg_result.returncode

@@ -28,11 +28,12 @@
         {%- set raw_dir = env_var('LOYALTY_SPARK_DIR', 'target/spark') ~ '/raw' %}
         {%- do run_query('create database if not exists raw') %}
         {%- for node in graph.sources.values() if node.package_name == project_name %}
+            {#- external tables: dropping one leaves its Parquet files alone -#}
+            {%- do run_query('drop table if exists raw.' ~ node.identifier) %}
             {%- do run_query(
-                'create table if not exists raw.' ~ node.identifier
+                'create table raw.' ~ node.identifier
                 ~ " using parquet location '" ~ raw_dir ~ '/' ~ node.identifier ~ "'"
             ) %}
-            {%- do run_query('refresh table raw.' ~ node.identifier) %}
         {%- endfor %}
     {%- endif %}
     select 1

@@ -30,3 +30,14 @@
 {% macro format_date(column) -%}
     cast(cast({{ column }} as date) as {{ dbt.type_string() }})
 {%- endmacro %}
+
+{#- dbt-spark's listagg drops the order by (collect_list order is not defined), so texts built
+    from several rows (an ineligible store's failed rules) came out in another order than on
+    DuckDB and PostgreSQL. Spark 4 has LISTAGG ... WITHIN GROUP (ORDER BY ...). -#}
+{% macro spark__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
+    {%- if limit_num -%}
+        {{ exceptions.raise_compiler_error("listagg with limit_num is not implemented for Spark in this project") }}
+    {%- endif -%}
+    listagg({{ measure }}, {{ delimiter_text }})
+    {%- if order_by_clause %} within group ({{ order_by_clause }}){% endif %}
+{%- endmacro %}
