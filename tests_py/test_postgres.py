@@ -144,3 +144,36 @@ def test_spark_target_is_refused_by_refresh_with_a_clear_message(tmp_path: Path,
     result = run_refresh(small_data[0], tmp_path / "w.duckdb", env={"LOYALTY_TARGET": "spark"})
     assert result.returncode == 2
     assert "make test-spark" in result.stderr
+
+
+def test_closing_an_incentive_month_on_postgres_publishes_it_and_keeps_the_history(
+    pg_refreshed: tuple[dict, Path, Refresh], small_data: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import csv
+
+    import dagster as dg
+
+    pg_env, state, _ = pg_refreshed
+    for name, value in {**pg_env, "LOYALTY_TARGET": "postgres", "LOYALTY_WAREHOUSE": str(state)}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LOYALTY_LANDING_DIR", str(small_data[0]))
+    history_sql = "select count(*), min(evaluated_at) from marts.fct_store_incentive_evaluations"
+    with pg(pg_env) as connection:
+        history = connection.execute(history_sql).fetchone()
+    from orchestration.definitions import defs
+
+    month = "2025-06-01"
+    job = defs.resolve_job_def("incentive_close")
+    result = job.execute_in_process(partition_key=month, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert result.success
+    (materialization,) = result.asset_materializations_for_node("store_incentive_month")
+    with (small_data[1] / "store_eligibility.csv").open(newline="") as handle:
+        expected = [row for row in csv.DictReader(handle) if row["period_month"] == month]
+    assert materialization.metadata["stores"].value == len(expected)
+    assert materialization.metadata["eligible_stores"].value == sum(row["eligible"] == "true" for row in expected)
+    with pg(pg_env) as connection:
+        published = connection.execute(
+            "select distinct cast(period_month as text) from marts.fct_store_incentive_published"
+        ).fetchall()
+        assert published == [(month,)]
+        assert connection.execute(history_sql).fetchone() == history
