@@ -56,6 +56,7 @@ test: lint dbt-parse
 # The whole dbt project on a local Spark (dbt-spark session; Java 17): small generated data,
 # every model and test, marts compared with DuckDB's. Installs the `spark` extra on first use.
 test-spark: lint dbt-parse
+	@command -v java >/dev/null 2>&1 || { echo "make test-spark needs Java 17 on PATH (Debian: apt-get install -y openjdk-17-jre-headless)"; exit 2; }
 	@$(BIN)/python -c "import pyspark, dbt.adapters.spark" 2>/dev/null || { \
 	  echo "installing the spark extra (dbt-spark, pyspark) ..."; \
 	  $(BIN)/python -m pip install -c constraints.txt -e ".[dev,spark]" >> $(VENV)/install.log 2>&1 \

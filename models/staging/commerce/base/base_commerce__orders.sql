@@ -29,7 +29,7 @@ stores as (
     where row_status = 'staged'
 ),
 
-parsed as (
+parsed as {{ materialized_cte() }} (
     select
         nullif(trim(delivered.order_id), '') as order_id,
         nullif(trim(delivered.account_id), '') as account_id,

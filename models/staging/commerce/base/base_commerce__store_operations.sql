@@ -20,7 +20,7 @@ stores as (
     where row_status = 'staged'
 ),
 
-parsed as (
+parsed as {{ materialized_cte() }} (
     select
         nullif(trim(delivered.store_id), '') as store_id,
         {{ parse_date('delivered.business_date') }} as business_date,

@@ -15,7 +15,7 @@ delivered as (
     select * from {{ source('commerce', 'stores') }}
 ),
 
-parsed as (
+parsed as {{ materialized_cte() }} (
     select
         nullif(trim(delivered.store_id), '') as store_id,
         nullif(trim(delivered.store_name), '') as store_name,

@@ -20,7 +20,7 @@ members as (
     where row_status = 'staged'
 ),
 
-parsed as (
+parsed as {{ materialized_cte() }} (
     select
         nullif(trim(delivered.account_id), '') as account_id,
         trim(delivered.balance_type) as balance_type,

@@ -26,7 +26,7 @@ members as (
     where row_status = 'staged'
 ),
 
-parsed as (
+parsed as {{ materialized_cte() }} (
     select
         nullif(trim(delivered.event_id), '') as event_id,
         nullif(trim(delivered.account_id), '') as account_id,

@@ -20,7 +20,7 @@ stores as (
     where row_status = 'staged'
 ),
 
-parsed as (
+parsed as {{ materialized_cte() }} (
     select
         nullif(trim(delivered.account_id), '') as account_id,
         nullif(trim(delivered.email), '') as email,

@@ -23,7 +23,7 @@ members as (
     where row_status = 'staged'
 ),
 
-parsed as (
+parsed as {{ materialized_cte() }} (
     select
         nullif(trim(delivered.txn_id), '') as txn_id,
         nullif(trim(delivered.account_id), '') as account_id,
