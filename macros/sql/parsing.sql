@@ -29,34 +29,8 @@
 
 {% macro postgres__try_cast(expression, data_type) -%}
     {#- The pattern checks guarding every call leave only calendar errors (Feb 30); the helper
-        function created by the on-run-start hook turns those into null too. Its exception
-        handler costs a subtransaction per call (about 100 µs: 2 M order rows spent most of a
-        PostgreSQL refresh there), so values that certainly cast (certain_value_pattern: days
-        that exist in every year, hours 00-23, ...) are cast directly and only the rest go
-        through the helper. Same results, without the cost. -#}
-    {%- set base_type = data_type.split('(')[0] | replace(' ', '_') %}
-    case
-        when {{ expression }} ~ '^(?:{{ certain_value_pattern(base_type) }})$'
-            then cast({{ expression }} as {{ data_type }})
-        else public.loyalty_try_cast_{{ base_type }}({{ expression }})
-    end
-{%- endmacro %}
-
-{#- Values of a type that no calendar can reject: a real year (not 0000), a month 01-12, a day
-    that exists in that month in every year (29 February excepted), hours 00-23, minutes and
-    seconds 00-59, UTC offsets up to 14 hours. A value outside it may still be valid (29
-    February 2024); it is then checked the slow way. -#}
-{% macro certain_value_pattern(base_type) -%}
-    {%- set date_part -%}
-        (?!0000)[0-9]{4}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)
-    {%- endset -%}
-    {%- if base_type == 'date' -%}
-        {{ date_part }}
-    {%- elif base_type == 'timestamptz' -%}
-        {{ date_part }}[T ](?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9](?:\.[0-9]{1,6})?)?(?:Z|[+-](?:0[0-9]|1[0-4])(?::?[0-5][0-9])?)?
-    {%- else -%}
-        {{ exceptions.raise_compiler_error("certain_value_pattern: no pattern for " ~ base_type) }}
-    {%- endif -%}
+        function created by the on-run-start hook turns those into null too. -#}
+    public.loyalty_try_cast_{{ data_type.split('(')[0] | replace(' ', '_') }}({{ expression }})
 {%- endmacro %}
 
 {% macro parse_integer(column) -%}
