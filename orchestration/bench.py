@@ -28,6 +28,7 @@ import psutil
 
 from orchestration import throwaway_postgres
 from orchestration.settings import PROJECT_DIR, load_settings
+from orchestration.warehouse import pg_conninfo
 
 BENCH_DIR = PROJECT_DIR / "bench"
 # A modest server for 24 GiB / 2 cores (PostgreSQL's defaults are sized for a tiny machine).
@@ -89,13 +90,7 @@ def slowest_models(target: Path, count: int = 8) -> list[tuple[str, float]]:
 def _database_mib(env: dict[str, str]) -> float | None:
     import psycopg
 
-    info = {
-        "host": env.get("PGHOST"),
-        "port": env.get("PGPORT"),
-        "user": env.get("PGUSER"),
-        "dbname": env.get("PGDATABASE"),
-    }
-    with psycopg.connect(**{k: v for k, v in info.items() if v}) as connection:
+    with psycopg.connect(**pg_conninfo(env)) as connection:
         return connection.execute("select pg_database_size(current_database())").fetchone()[0] / 2**20
 
 

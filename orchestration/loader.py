@@ -32,6 +32,7 @@ import duckdb
 import pyarrow as pa
 
 from orchestration.landing import FILE_SUFFIXES, LOAD_COLUMNS, SOURCES, LandingSource
+from orchestration.warehouse import execute
 
 log = logging.getLogger(__name__)
 
@@ -155,10 +156,8 @@ def _check_columns(file: LandingFile, actual: list[str]) -> None:
 class RawStore:
     """The ``raw`` schema of a warehouse: load log, one text table per source.
 
-    The bookkeeping SQL is the same on every engine (``?`` placeholders); subclasses only say
-    how a file's rows get into the table."""
-
-    placeholder = "?"
+    The bookkeeping SQL is the same on every engine (``?`` placeholders, run through
+    ``warehouse.execute``); subclasses only say how a file's rows get into the table."""
 
     def __init__(self, connection) -> None:
         self.con = connection
@@ -172,14 +171,12 @@ class RawStore:
                 "_source_file varchar, _source_row_number bigint, _load_id varchar, _loaded_at timestamp)"
             )
 
-    def _sql(self, sql: str) -> str:
-        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
-
     def _exec(self, sql: str, parameters: list | None = None) -> None:
-        raise NotImplementedError
+        execute(self.con, sql, parameters)
 
     def _one(self, sql: str, parameters: list | None = None) -> tuple | None:
-        raise NotImplementedError
+        rows = execute(self.con, sql, parameters)
+        return rows[0] if rows else None
 
     def _insert_rows(self, file: LandingFile, sequence: int, load_id: str, loaded_at: datetime) -> None:
         raise NotImplementedError
@@ -289,14 +286,6 @@ def _select_with_load_columns(file: LandingFile, sequence: int, load_id: str, lo
 class DuckDBRawStore(RawStore):
     """The raw schema inside a DuckDB warehouse file."""
 
-    def _exec(self, sql: str, parameters: list | None = None) -> None:
-        self.con.execute(sql, parameters).fetchall()
-
-    def _one(self, sql: str, parameters: list | None = None) -> tuple | None:
-        # DuckDB 2.0 refuses new work on a connection with a partly fetched result: fetch all.
-        rows = self.con.execute(sql, parameters).fetchall()
-        return rows[0] if rows else None
-
     def _insert_rows(self, file: LandingFile, sequence: int, load_id: str, loaded_at: datetime) -> None:
         names = ", ".join(f'"{name}"' for name in (*file.source.columns, *LOAD_COLUMNS))
         landed = _text_rows(self.con, file)
@@ -316,17 +305,6 @@ class PostgresRawStore(RawStore):
     """The raw schema of a PostgreSQL warehouse, written over a psycopg connection in
     autocommit mode (transactions are explicit, one per file). DuckDB (in memory) reads the
     file and writes its rows as CSV; PostgreSQL's ``COPY`` streams them in."""
-
-    placeholder = "%s"
-
-    def _exec(self, sql: str, parameters: list | None = None) -> None:
-        with self.con.cursor() as cursor:
-            cursor.execute(self._sql(sql), parameters)
-
-    def _one(self, sql: str, parameters: list | None = None) -> tuple | None:
-        with self.con.cursor() as cursor:
-            cursor.execute(self._sql(sql), parameters)
-            return cursor.fetchone()
 
     def _insert_rows(self, file: LandingFile, sequence: int, load_id: str, loaded_at: datetime) -> None:
         names = ", ".join(f'"{name}"' for name in (*file.source.columns, *LOAD_COLUMNS))

@@ -12,6 +12,7 @@ import pytest
 
 from orchestration.landing import SOURCES
 from orchestration.loader import LoadError, discover, load_landing
+from orchestration.warehouse import pg_conninfo
 
 HEADER = "event_id,account_id,event_type,points,occurred_at,recorded_at,order_id,reverses_event_id,source\n"
 ROWS = [
@@ -42,13 +43,7 @@ def connection(request: pytest.FixtureRequest, tmp_path: Path):
     import psycopg
 
     pg_env = request.getfixturevalue("pg_database")
-    info = {
-        "host": pg_env["PGHOST"],
-        "port": pg_env["PGPORT"],
-        "user": pg_env["PGUSER"],
-        "dbname": pg_env["PGDATABASE"],
-    }
-    with psycopg.connect(**info, autocommit=True) as connection:
+    with psycopg.connect(**pg_conninfo(pg_env), autocommit=True) as connection:
         yield connection
 
 

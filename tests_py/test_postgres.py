@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from orchestration.compare_engines import checksums, compare
-from orchestration.warehouse import BUILD_SUFFIX, PgQueries
+from orchestration.warehouse import BUILD_SUFFIX, PgQueries, pg_conninfo
 
 from conftest import Refresh, run_pg_refresh
 
@@ -20,13 +20,15 @@ pytestmark = pytest.mark.e2e
 
 
 def pg(pg_env: dict[str, str], **overrides: str) -> psycopg.Connection:
-    info = {
-        "host": pg_env["PGHOST"],
-        "port": pg_env["PGPORT"],
-        "user": pg_env["PGUSER"],
-        "dbname": pg_env["PGDATABASE"],
-    }
-    return psycopg.connect(**{**info, **overrides}, autocommit=True)
+    return psycopg.connect(**{**pg_conninfo(pg_env), **overrides}, autocommit=True)
+
+
+def finance_user(pg_env: dict[str, str]) -> psycopg.Connection:
+    """A login role that is a member of finance_reader, as a BI user would be."""
+    with pg(pg_env) as admin:
+        admin.execute("drop role if exists fiona")
+        admin.execute("create role fiona login in role finance_reader")
+    return pg(pg_env, user="fiona")
 
 
 def checks_line(stdout: str) -> str:
@@ -82,10 +84,7 @@ def test_marts_are_identical_on_duckdb_and_postgres(
 
 def test_finance_reader_reads_the_marts_and_nothing_else(pg_refreshed: tuple[dict, Path, Refresh]) -> None:
     pg_env, _, _ = pg_refreshed
-    with pg(pg_env) as admin:
-        admin.execute("drop role if exists fiona")
-        admin.execute("create role fiona login in role finance_reader")
-    with pg(pg_env, user="fiona") as fiona:
+    with finance_user(pg_env) as fiona:
         points = fiona.execute(
             "select count(*), sum(closing_liability) from marts.fct_points_liability_monthly"
         ).fetchone()
@@ -131,10 +130,7 @@ def test_integrity_failure_leaves_the_published_schemas_as_they_were(
     assert result.returncode == 2, result.stdout[-3000:]
     assert "NOT published" in result.stdout
     assert mart_checksums(pg_env) == before
-    with pg(pg_env, user="postgres") as admin:
-        admin.execute("drop role if exists fiona")
-        admin.execute("create role fiona login in role finance_reader")
-    with pg(pg_env, user="fiona") as fiona:  # finance still reads the last good marts
+    with finance_user(pg_env) as fiona:  # finance still reads the last good marts
         assert fiona.execute("select count(*) from marts.fct_points_liability_monthly").fetchone()[0] > 0
 
 

@@ -30,17 +30,17 @@ def published_warehouse(context: AssetExecutionContext) -> dg.MaterializeResult:
     settings = load_settings()
     warehouse = open_warehouse(settings)
     report_draft = settings.report_path.with_name(settings.report_path.name + ".work")
+    # DuckDB: read the work copy before it becomes the published file (nothing in this process
+    # opens the published file; DuckDB locks are per open file). PostgreSQL: the build schemas
+    # only get their real names at publish, so read after it.
     if warehouse.reads_after_publish:
         published = warehouse.publish()
-        with warehouse.build_connection() as connection:
-            alerts_published = alerts.load_into(connection, settings)
-        figures, _ = _figures_and_report(warehouse, report_draft)
-    else:
-        # Read the figures from the work copy before it becomes the published file: nothing in
-        # this process opens the published file (DuckDB locks are per open file).
-        with warehouse.build_connection() as connection:
-            alerts_published = alerts.load_into(connection, settings)
-        figures, _ = _figures_and_report(warehouse, report_draft)
+    with warehouse.build_connection() as connection:
+        alerts_published = alerts.load_into(connection, settings)
+    with warehouse.reader() as connection:
+        figures = warehouse_figures(connection)
+        write_report_from(connection, report_draft, source=warehouse.describe())
+    if not warehouse.reads_after_publish:
         published = warehouse.publish()
     os.replace(report_draft, settings.report_path)
     lock = warehouse_lock(settings)
@@ -59,10 +59,3 @@ def published_warehouse(context: AssetExecutionContext) -> dg.MaterializeResult:
         metadata["path"] = str(settings.warehouse)
         metadata["size_bytes"] = settings.warehouse.stat().st_size
     return dg.MaterializeResult(metadata=metadata)
-
-
-def _figures_and_report(warehouse, report_draft):
-    with warehouse.reader() as connection:
-        figures = warehouse_figures(connection)
-        write_report_from(connection, report_draft, source=warehouse.describe())
-    return figures, report_draft
