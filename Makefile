@@ -1,10 +1,10 @@
-# Every target installs the pinned environment first when it is missing (CONTRACT §1).
+# Every target installs the pinned environment first when it is missing (docs/operations.md).
+# Settings are LOYALTY_* environment variables, read by loyalty/settings.py (README: How it runs).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export DAGSTER_HOME := $(CURDIR)/.dagster_home
 # dagster-dbt looks for `dbt` on PATH in places (dagster dev's project preparation)
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export LOYALTY_LANDING_DIR ?= $(CURDIR)/demo/landing
@@ -16,36 +16,30 @@ DEMO_ARGS ?= --accounts 2000 --months 30 --seed 42
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt orchestration/dagster.yaml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing the pinned environment into $(VENV) (log: $(VENV)/install.log) ..."
 	@$(BIN)/python -m pip install --upgrade pip==26.3 > $(VENV)/install.log 2>&1 \
 	  && $(BIN)/python -m pip install -c constraints.txt -e ".[dev]" >> $(VENV)/install.log 2>&1 \
 	  || { tail -30 $(VENV)/install.log; echo "pip install failed: see $(VENV)/install.log"; exit 1; }
-	mkdir -p $(DAGSTER_HOME) && cp orchestration/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	touch $(STAMP)
 
 # Generate the demo landing folder (and its ground truth, outside it) once.
 data: $(STAMP)
 	@if [ -d "$(LOYALTY_LANDING_DIR)" ]; then echo "demo landing data already in $(LOYALTY_LANDING_DIR)"; \
-	else $(BIN)/python -m orchestration.sample_data --out "$(LOYALTY_LANDING_DIR)" --truth "$(DEMO_TRUTH)" $(DEMO_ARGS); fi
+	else $(BIN)/python -m tools.sample_data --out "$(LOYALTY_LANDING_DIR)" --truth "$(DEMO_TRUTH)" $(DEMO_ARGS); fi
 
 refresh: $(STAMP)
 	$(BIN)/python -m orchestration.cli refresh
 
 demo: data
 	$(BIN)/python -m orchestration.cli refresh --demo
-	@echo ""
-	@echo "Next:"
-	@echo "  make ui        # Dagster UI on http://127.0.0.1:3000 (assets, checks, runs)"
-	@echo "  report:        $(dir $(LOYALTY_WAREHOUSE))reconciliation_report.html (open in a browser, works offline)"
-	@echo "  warehouse:     $(LOYALTY_WAREHOUSE) (open read-only, e.g. harlequin --read-only FILE)"
 
 lint: $(STAMP)
-	$(BIN)/ruff check orchestration tests_py
-	$(BIN)/ruff format --check orchestration tests_py
+	$(BIN)/ruff check loyalty orchestration tools tests_py
+	$(BIN)/ruff format --check loyalty orchestration tools tests_py
 	@# the dbt templater opens the profile's DuckDB file: give it a scratch one
-	mkdir -p target && LOYALTY_DBT_DUCKDB_PATH=$(CURDIR)/target/sqlfluff.duckdb $(BIN)/sqlfluff lint models tests
+	mkdir -p target && LOYALTY_WAREHOUSE=$(CURDIR)/target/sqlfluff.duckdb $(BIN)/sqlfluff lint models tests
 
 dbt-parse: $(STAMP)
 	$(BIN)/dbt parse --profiles-dir . --quiet
@@ -64,10 +58,10 @@ test-spark: lint dbt-parse
 	$(BIN)/python -m pytest -m spark
 
 ui: $(STAMP)
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -m orchestration.definitions
+	$(BIN)/python -m orchestration.cli ui
 
 bench: $(STAMP)
-	$(BIN)/python -m orchestration.bench
+	$(BIN)/python -m tools.bench
 
 clean:
-	rm -rf target logs demo warehouse .dagster_home .pytest_cache
+	rm -rf target logs demo warehouse .pytest_cache

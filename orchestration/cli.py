@@ -1,8 +1,11 @@
-"""Command line: `python -m orchestration.cli refresh` runs the Dagster `refresh` job once.
+"""Command line: `python -m orchestration.cli refresh` runs the Dagster `refresh` job once;
+`ui` starts the Dagster UI on this warehouse's instance; `incentives` journals an action.
 
-Exit status (CONTRACT §1): 0 when every check passed (warnings allowed), 1 when only
-reconciliation findings failed (the warehouse is published), 2 on an integrity failure or any
-other error (the published warehouse is left as it was).
+Exit status (docs/operations.md#exit-codes): 0 when every check passed (warnings allowed), 1
+when only reconciliation findings failed (the warehouse is published), 2 on an integrity
+failure or any other error (the published warehouse is left as it was).
+
+The environment is read once, here (loyalty/settings.py), and handed on.
 """
 
 from __future__ import annotations
@@ -11,14 +14,17 @@ import argparse
 import contextlib
 import json
 import logging
+import os
+import shutil
 import sys
+from pathlib import Path
 
-from orchestration import alerts, incentive_actions
-from orchestration.lock import WarehouseBusy, holding
-from orchestration.outcome import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
-from orchestration.settings import Settings, load_settings
+from loyalty import alerts, incentive_actions
+from loyalty.lock import WarehouseBusy, holding
+from loyalty.outcome import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
+from loyalty.settings import REFRESH_TARGETS, Settings, SettingsError, load_settings
 
-REFRESH_TARGETS = ("duckdb", "postgres")
+INSTANCE_CONFIG = Path(__file__).with_name("dagster.yaml")
 
 
 def _step_errors(result) -> list[str]:
@@ -32,8 +38,19 @@ def _step_errors(result) -> list[str]:
     return errors
 
 
-def refresh(demo: bool = False, wait_seconds: float = 0) -> int:
-    settings = load_settings()
+def dagster_instance(settings: Settings):
+    """The Dagster instance of this warehouse (runs, event log, schedules) in the state folder,
+    created with orchestration/dagster.yaml on first use."""
+    import dagster as dg
+
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copyfile(INSTANCE_CONFIG, home / "dagster.yaml")
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def refresh(settings: Settings, demo: bool = False, wait_seconds: float = 0) -> int:
     if settings.target not in REFRESH_TARGETS:
         print(
             f"error: LOYALTY_TARGET={settings.target}: `refresh` runs on {' and '.join(REFRESH_TARGETS)}; "
@@ -52,17 +69,17 @@ def refresh(demo: bool = False, wait_seconds: float = 0) -> int:
 def _refresh(settings: Settings, demo: bool) -> int:
     import dagster as dg
 
-    from orchestration.definitions import defs
-    from orchestration.defs.dbt import OUTCOME_FILE
-    from orchestration.summary import render, warehouse_figures
-    from orchestration.warehouse import open_warehouse
+    from loyalty.reporting.summary import render, warehouse_figures
+    from loyalty.warehouse import open_warehouse
+    from orchestration.definitions import build_defs
+    from orchestration.defs.dbt.assets import OUTCOME_FILE
 
     outcome_path = settings.dbt_target_dir / OUTCOME_FILE
     outcome_path.unlink(missing_ok=True)
-    instance = dg.DagsterInstance.get() if _dagster_home_set() else dg.DagsterInstance.ephemeral()
-    job = defs.resolve_job_def("refresh")
+    instance = dagster_instance(settings)
+    job = build_defs(settings).resolve_job_def("refresh")
     # dbt's and Dagster's step-by-step output goes to a log file; the terminal gets the summary.
-    log_path = settings.dbt_target_dir / "refresh.log"
+    log_path = settings.refresh_log
     log_path.parent.mkdir(parents=True, exist_ok=True)
     where = open_warehouse(settings).describe()
     print(f"refreshing {where} from {settings.landing_dir} (full log: {log_path}) ...", flush=True)
@@ -118,16 +135,36 @@ def _refresh(settings: Settings, demo: bool) -> int:
     if not result.success or not published or outcome is None:
         return EXIT_ERROR
     code = outcome["exit_code"]
+    if demo:
+        print(next_steps(settings))
     if demo and code == EXIT_FINDINGS:
         print("The demo data carries injected faults on purpose: the findings above are expected.")
         return EXIT_OK
     return code
 
 
-def _dagster_home_set() -> bool:
-    import os
+def next_steps(settings: Settings) -> str:
+    """Where to look after a refresh: the UI, the report, the warehouse."""
+    return "\n".join(
+        [
+            "",
+            "Next:",
+            "  make ui        # Dagster UI on http://127.0.0.1:3000: assets, checks, runs (this one included)",
+            f"  report:        {settings.report_path} (open in a browser, works offline)",
+            f"  warehouse:     {settings.warehouse} (open read-only, e.g. harlequin --read-only FILE)",
+            f"  state:         {settings.state_dir} (lock, alert queue, journals, dbt logs, Dagster storage)",
+        ]
+    )
 
-    return bool(os.environ.get("DAGSTER_HOME"))
+
+def ui(settings: Settings, host: str, port: int) -> int:
+    """Replace this process with `dagster dev` on this warehouse's instance."""
+    dagster_instance(settings)
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster), "dev", "-h", host, "-p", str(port), "-m", "orchestration.definitions"]
+    print(f"Dagster UI on http://{host}:{port} (instance: {settings.dagster_home})", flush=True)
+    os.execve(command[0], command, {**os.environ, "DAGSTER_HOME": str(settings.dagster_home)})
+    return EXIT_OK  # pragma: no cover - execve does not return
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECONDS",
         help="when another refresh is writing the warehouse, wait this long for it (default: refuse at once)",
     )
+    dev = commands.add_parser("ui", help="the Dagster UI (and its daemon) on this warehouse's Dagster instance")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
     incentives = commands.add_parser("incentives", help="publish or reopen a store incentive month")
     incentives.add_argument("action", choices=incentive_actions.ACTIONS)
     incentives.add_argument("--month", required=True, help="the incentive month, YYYY-MM")
@@ -149,13 +189,15 @@ def main(argv: list[str] | None = None) -> int:
     incentives.add_argument("--note", default="", help="why")
     args = parser.parse_args(argv)
     try:
-        load_settings()
-    except ValueError as error:
+        settings = load_settings()
+    except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
+    if args.command == "ui":
+        return ui(settings, args.host, args.port)
     if args.command == "incentives":
         try:
-            entry = incentive_actions.record(load_settings(), args.action, args.month, args.by, args.note)
+            entry = incentive_actions.record(settings, args.action, args.month, args.by, args.note)
         except incentive_actions.ActionError as error:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_ERROR
@@ -163,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "refresh":
         try:
-            return refresh(demo=args.demo, wait_seconds=args.wait)
+            return refresh(settings, demo=args.demo, wait_seconds=args.wait)
         except Exception as error:  # an unexpected error must never look like exit 1 (findings)
             print(f"error: refresh failed: {type(error).__name__}: {error}", file=sys.stderr)
             return EXIT_ERROR

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import throwaway_postgres
+from tools import throwaway_postgres
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SMALL = ["--accounts", "150", "--months", "20", "--seed", "7"]
@@ -30,7 +30,7 @@ class Refresh:
 
 def generate(out: Path, truth: Path, args: list[str] = SMALL) -> None:
     subprocess.run(
-        [sys.executable, "-m", "orchestration.sample_data", "--out", str(out), "--truth", str(truth), *args],
+        [sys.executable, "-m", "tools.sample_data", "--out", str(out), "--truth", str(truth), *args],
         cwd=PROJECT_DIR,
         check=True,
         capture_output=True,

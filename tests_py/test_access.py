@@ -21,7 +21,7 @@ def email_test(warehouse: Path, target_path: Path) -> subprocess.CompletedProces
     return subprocess.run(
         [DBT, "test", "--select", "assert_no_member_email_in_marts", "--target-path", str(target_path)],
         cwd=PROJECT_DIR,
-        env={**os.environ, "LOYALTY_TARGET": "duckdb", "LOYALTY_DBT_DUCKDB_PATH": str(warehouse)},
+        env={**os.environ, "LOYALTY_TARGET": "duckdb", "LOYALTY_WAREHOUSE": str(warehouse)},
         capture_output=True,
         text=True,
         timeout=600,

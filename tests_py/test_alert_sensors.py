@@ -8,9 +8,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from orchestration import alerts
-from orchestration.peer_sandbox import convert
-from orchestration.settings import load_settings
+from loyalty import alerts
+from loyalty.settings import load_settings
+from tools.peer_sandbox import convert
 
 SANDBOX = Path(__file__).resolve().parent / "fixtures" / "ledger-reconciliation-sandbox"
 
@@ -24,19 +24,25 @@ def test_alert_sensor_records_failed_checks_of_a_successful_run(
     convert(SANDBOX, landing)
     monkeypatch.setenv("LOYALTY_LANDING_DIR", str(landing))
     monkeypatch.setenv("LOYALTY_WAREHOUSE", str(warehouse))
-    monkeypatch.delenv(alerts.WEBHOOK_ENV, raising=False)
-    from orchestration.definitions import defs
-    from orchestration.defs.sensors import alert_on_failed_checks
+    monkeypatch.delenv("LOYALTY_ALERT_WEBHOOK", raising=False)
+    from orchestration.definitions import build_defs
+    from orchestration.defs.alerts.sensors import alert_on_failed_checks
+
+    settings = load_settings()
+    defs = build_defs(settings)
 
     instance = dg.DagsterInstance.ephemeral()
     result = defs.resolve_job_def("refresh").execute_in_process(instance=instance, raise_on_error=False)
     assert result.success  # findings fail checks, not the run
-    settings = load_settings()
     alerts.queue_path(settings).unlink()  # forget what the run recorded itself: the sensor must find them
     run = instance.get_run_by_id(result.run_id)
     success = next(event for event in result.all_events if event.event_type == dg.DagsterEventType.RUN_SUCCESS)
     context = dg.build_run_status_sensor_context(
-        sensor_name="alert_on_failed_checks", dagster_instance=instance, dagster_run=run, dagster_event=success
+        sensor_name="alert_on_failed_checks",
+        dagster_instance=instance,
+        dagster_run=run,
+        dagster_event=success,
+        resources={"settings": settings},
     )
     alert_on_failed_checks(context)
     recorded = alerts.recorded_keys(settings)

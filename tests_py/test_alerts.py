@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import alerts
-from orchestration.settings import load_settings
+from loyalty import alerts
+from loyalty.settings import load_settings
 
 from conftest import AlertReceiver, Refresh
 
@@ -51,8 +51,9 @@ def test_alerts_name_check_severity_rows_and_where_to_look() -> None:
 def test_record_is_idempotent_and_posts_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     receiver = AlertReceiver()
     try:
-        monkeypatch.setenv(alerts.WEBHOOK_ENV, receiver.url)
-        settings = load_settings({"LOYALTY_WAREHOUSE": str(tmp_path / "w.duckdb")})
+        settings = load_settings(
+            {"LOYALTY_WAREHOUSE": str(tmp_path / "w.duckdb"), "LOYALTY_ALERT_WEBHOOK": receiver.url}
+        )
         found = alerts.alerts_from_outcome(OUTCOME, "run-1")
         assert len(alerts.record(settings, found)) == 2
         assert alerts.record(settings, found) == []
@@ -62,8 +63,9 @@ def test_record_is_idempotent_and_posts_once(tmp_path: Path, monkeypatch: pytest
 
 
 def test_an_unreachable_webhook_keeps_the_alert_queued(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(alerts.WEBHOOK_ENV, "http://127.0.0.1:9/nowhere")
-    settings = load_settings({"LOYALTY_WAREHOUSE": str(tmp_path / "w.duckdb")})
+    settings = load_settings(
+        {"LOYALTY_WAREHOUSE": str(tmp_path / "w.duckdb"), "LOYALTY_ALERT_WEBHOOK": "http://127.0.0.1:9/nowhere"}
+    )
     assert len(alerts.record(settings, alerts.alerts_from_outcome(OUTCOME, "run-2"))) == 2
     assert len(alerts.recorded_keys(settings)) == 2
 

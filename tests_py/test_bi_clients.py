@@ -1,5 +1,5 @@
 """BI clients embed older DuckDB releases: the published warehouse must open read-only in
-DuckDB 1.1 (CONTRACT §1), from an environment of its own, and serve the liability marts."""
+DuckDB 1.1 (docs/operations.md#write-audit-publish), from an environment of its own, and serve the liability marts."""
 
 from __future__ import annotations
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.loader import DuckDBRawStore
-from orchestration.settings import PROJECT_DIR
+from loyalty.landing.loader import DuckDBRawStore
+from loyalty.settings import PROJECT_DIR
 
 
 def dbt(*args: str, warehouse: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LOYALTY_DBT_DUCKDB_PATH": str(warehouse), "LOYALTY_TARGET": "duckdb"}
+    env = {**os.environ, "LOYALTY_WAREHOUSE": str(warehouse), "LOYALTY_TARGET": "duckdb"}
     executable = Path(sys.executable).with_name("dbt")
     return subprocess.run(
         [str(executable), *args, "--profiles-dir", str(PROJECT_DIR), "--target-path", str(warehouse.parent / "target")],

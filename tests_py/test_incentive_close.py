@@ -13,8 +13,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration import incentive_actions
-from orchestration.settings import load_settings
+from loyalty import incentive_actions
+from loyalty.settings import load_settings
 
 from conftest import Refresh
 
@@ -30,9 +30,9 @@ def test_backfill_of_months_publishes_each_matching_the_truth(
     shutil.copyfile(refreshed[0], warehouse)
     monkeypatch.setenv("LOYALTY_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("LOYALTY_LANDING_DIR", str(small_data[0]))
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_defs
 
-    job = defs.resolve_job_def("incentive_close")
+    job = build_defs(load_settings()).resolve_job_def("incentive_close")
     instance = dg.DagsterInstance.ephemeral()
     with (small_data[1] / "store_eligibility.csv").open(newline="") as handle:
         truth = list(csv.DictReader(handle))

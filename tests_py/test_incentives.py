@@ -1,4 +1,5 @@
-"""Store incentives end to end (CONTRACT §3-4): eligibility of every store-month against the
+"""Store incentives end to end (docs/program.md#store-incentives, docs/marts.md#store-incentives):
+eligibility of every store-month against the
 generator's ground truth, and a published month that late data restates instead of rewriting.
 
 Publishing goes through the real command (`cli incentives publish`), which journals the action
@@ -17,14 +18,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration import incentive_actions
-from orchestration.settings import load_settings
+from loyalty import incentive_actions
+from loyalty.settings import load_settings
 
 from conftest import PROJECT_DIR, Refresh, run_refresh
 
 pytestmark = pytest.mark.e2e
 
-# the orders landing contract (CONTRACT §2)
+# the orders landing contract (docs/landing.md#orders)
 ORDER_COLUMNS = (
     "order_id",
     "account_id",
@@ -190,7 +191,7 @@ def test_late_order_for_a_published_month_is_a_restatement_not_an_overwrite(
             str(tmp_path / "target"),
         ],
         cwd=PROJECT_DIR,
-        env={**os.environ, "LOYALTY_DBT_DUCKDB_PATH": str(copy), "LOYALTY_TARGET": "duckdb"},
+        env={**os.environ, "LOYALTY_WAREHOUSE": str(copy), "LOYALTY_TARGET": "duckdb"},
         capture_output=True,
         text=True,
         timeout=600,

@@ -10,9 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.landing import SOURCES
-from orchestration.loader import LoadError, discover, load_landing
-from orchestration.warehouse import pg_conninfo
+from loyalty.landing.contract import SOURCES
+from loyalty.landing.loader import LoadError, discover, load_landing
+from loyalty.warehouse import pg_conninfo
 
 HEADER = "event_id,account_id,event_type,points,occurred_at,recorded_at,order_id,reverses_event_id,source\n"
 ROWS = [

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.lock import WarehouseBusy, holding
-from orchestration.settings import load_settings
+from loyalty.lock import WarehouseBusy, holding
+from loyalty.settings import load_settings
 
 from conftest import PROJECT_DIR, run_refresh
 
 HOLD = """
 import sys, time
-from orchestration.lock import acquire
-from orchestration.settings import load_settings
+from loyalty.lock import acquire
+from loyalty.settings import load_settings
 acquire(load_settings({"LOYALTY_WAREHOUSE": sys.argv[1]}))
 print("held", flush=True)
 time.sleep(float(sys.argv[2]))

@@ -1,8 +1,8 @@
-"""The exit-code policy of CONTRACT §1, on hand-made dbt artifacts."""
+"""The exit-code policy of docs/operations.md#exit-codes, on hand-made dbt artifacts."""
 
 from __future__ import annotations
 
-from orchestration.outcome import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, RefreshOutcome
+from loyalty.outcome import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, RefreshOutcome
 
 
 def _artifacts(*results: tuple[str, str, list[str]]) -> tuple[dict, dict]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.peer_sandbox import SandboxError, convert
+from tools.peer_sandbox import SandboxError, convert
 
 from conftest import run_refresh
 

@@ -11,8 +11,8 @@ import duckdb
 import psycopg
 import pytest
 
-from orchestration.compare_engines import checksums, compare
-from orchestration.warehouse import BUILD_SUFFIX, PgQueries, pg_conninfo
+from loyalty.warehouse import BUILD_SUFFIX, PgQueries, pg_conninfo
+from tools.compare_engines import checksums, compare
 
 from conftest import Refresh, run_pg_refresh
 
@@ -156,10 +156,11 @@ def test_closing_an_incentive_month_on_postgres_publishes_it_and_keeps_the_histo
     history_sql = "select count(*), min(evaluated_at) from marts.fct_store_incentive_evaluations"
     with pg(pg_env) as connection:
         history = connection.execute(history_sql).fetchone()
-    from orchestration.definitions import defs
+    from loyalty.settings import load_settings
+    from orchestration.definitions import build_defs
 
     month = "2025-06-01"
-    job = defs.resolve_job_def("incentive_close")
+    job = build_defs(load_settings()).resolve_job_def("incentive_close")
     result = job.execute_in_process(partition_key=month, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     assert result.success
     (materialization,) = result.asset_materializations_for_node("store_incentive_month")

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
-from orchestration.report import main, nice_ticks, write_report
+from loyalty.reporting.report import main, nice_ticks, write_report
 
 from conftest import Refresh
 
+ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="headless browser check needs /usr/bin/chromium (Debian package: chromium)"
@@ -118,6 +120,7 @@ def make_warehouse(path: Path, *, timeline: bool = True, others: bool = True) ->
                 "insert into marts.fct_expiry_reconciliation values ('P1', '2025-07-01', 'ok', 0),"
                 " ('P3', '2025-07-01', 'ok', 0), ('P4', '2025-08-01', 'over_expired', 30)"
             )
+        _create_figures(connection)
     return path
 
 
@@ -137,6 +140,67 @@ def _create_summary(connection: duckdb.DuckDBPyConnection) -> None:
         from marts.fct_balance_reconciliation group by all
         """
     )
+
+
+def _create_figures(connection: duckdb.DuckDBPyConnection) -> None:
+    """marts.rpt_warehouse_summary as dbt builds it (its contract's columns, from the YAML),
+    filled from the hand-made marts; causes ranked by the real seed (seeds/drift_causes.csv)."""
+    models = yaml.safe_load((ROOT / "models/marts/reconciliation/_reconciliation__models.yml").read_text())
+    model = next(model for model in models["models"] if model["name"] == "rpt_warehouse_summary")
+    columns = ", ".join(
+        f"{column['name']} {'varchar' if '{{' in column['data_type'] else column['data_type']}"
+        for column in model["columns"]
+    )
+    connection.execute(f"create table marts.rpt_warehouse_summary ({columns})")
+    connection.execute(
+        """
+        insert into marts.rpt_warehouse_summary by name
+        select 'balances' as figure_set, summary.*, snapshots.latest_snapshot_at,
+            row_number() over (order by summary.balance_type, summary.currency nulls first) as figure_order
+        from marts.rpt_reconciliation_summary as summary
+        left join (
+            select balance_type, currency, max(snapshot_as_of) as latest_snapshot_at
+            from marts.fct_balance_reconciliation group by all
+        ) as snapshots
+            on summary.balance_type = snapshots.balance_type
+            and summary.currency is not distinct from snapshots.currency
+        """
+    )
+    connection.execute(
+        f"""
+        insert into marts.rpt_warehouse_summary by name
+        select 'drift_by_cause' as figure_set, drift.*, causes.precedence as cause_precedence,
+            causes.meaning as cause_meaning,
+            row_number() over (
+                order by drift.balance_type, drift.currency nulls first, causes.precedence nulls last,
+                    drift.likely_cause, drift.category
+            ) as figure_order
+        from (
+            select balance_type, currency, drift_status as category, likely_cause, count(*) as item_count,
+                sum(abs(drift)) as total_abs_drift
+            from marts.fct_balance_reconciliation
+            where drift_status in ('minor_drift', 'material_mismatch')
+            group by all
+        ) as drift
+        left join read_csv('{ROOT / "seeds/drift_causes.csv"}') as causes on drift.likely_cause = causes.likely_cause
+        """
+    )
+    tables = connection.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()
+    marts = {name for (name,) in tables}
+    for figure_set, mart, status, extra in (
+        ("order_accruals", "fct_order_accrual_reconciliation", "accrual_status", ""),
+        ("points_expiry", "fct_expiry_reconciliation", "expiry_status", ", sum(expiry_difference)"),
+    ):
+        if mart in marts:
+            connection.execute(
+                f"""
+                insert into marts.rpt_warehouse_summary by name
+                select '{figure_set}' as figure_set, {status} as category, count(*) as item_count
+                    {extra + " as expiry_difference_points" if extra else ""},
+                    row_number() over (order by {status} = 'ok' desc, count(*) desc, {status}) as figure_order
+                from marts.{mart} group by {status}
+                """
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -366,6 +430,7 @@ def test_no_drift_at_all(tmp_path: Path) -> None:
         _create_marts(connection)
         _balance(connection, "P3", "points", None, "100", "100", "in_balance", "none", "In balance: P3.")
         _create_summary(connection)
+        _create_figures(connection)
     page = Page(write_report(warehouse, tmp_path / "page.html").read_text(encoding="utf-8"))
     assert "All 1 balances are in balance." in page.visible
     assert "No balance is out of balance." in page.visible

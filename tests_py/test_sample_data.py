@@ -19,8 +19,8 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from orchestration.sample_data.__main__ import main
-from orchestration.sample_data.program import (
+from tools.sample_data.__main__ import main
+from tools.sample_data.program import (
     FifoLots,
     Movement,
     StoreMonth,
@@ -399,7 +399,8 @@ def test_ledger_sign_rules_hold_for_valid_rows(warehouse: tuple) -> None:
 
 
 def reconcile_sql(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], tuple[str, str, Decimal | None]]:
-    """CONTRACT §4's reconciliation, written straight in SQL from the typed landing tables."""
+    """The reconciliation of docs/marts.md#fct_balance_reconciliation, written straight in SQL from
+    the typed landing tables."""
     rows = con.execute("""
         with movements as (
             select account_id, 'points' as balance_type, '' as currency, event_id as movement_id, event_type as kind,

@@ -18,8 +18,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.compare_engines import compare
-from orchestration.outcome import RefreshOutcome
+from loyalty.outcome import RefreshOutcome
+from tools.compare_engines import compare
 
 from conftest import PROJECT_DIR, generate, run_refresh
 
@@ -57,7 +57,7 @@ def spark_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, R
     landing, truth, spark_dir = root / "landing", root / "truth", root / "spark"
     generate(landing, truth, SPARK_SMALL)
     subprocess.run(
-        [sys.executable, "-m", "orchestration.spark_raw", "--landing", str(landing), "--out", str(spark_dir / "raw")],
+        [sys.executable, "-m", "tools.spark_raw", "--landing", str(landing), "--out", str(spark_dir / "raw")],
         cwd=PROJECT_DIR,
         check=True,
         capture_output=True,

@@ -69,8 +69,10 @@ def webserver(tmp_path: Path):
 
 
 def test_graphql_lists_every_asset_and_check(webserver: str) -> None:
-    from orchestration.definitions import defs
+    from loyalty.settings import load_settings
+    from orchestration.definitions import build_defs
 
+    defs = build_defs(load_settings())
     request = urllib.request.Request(
         f"{webserver}/graphql",
         data=json.dumps({"query": QUERY}).encode(),

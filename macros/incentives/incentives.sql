@@ -1,4 +1,4 @@
-{#- Store incentives (CONTRACT §3): the consistency window, rule comparisons, the run time
+{#- Store incentives (docs/program.md#store-incentives): the consistency window, rule comparisons, the run time
     evaluations are stamped with, and numbers as a store manager reads them. -#}
 
 {#- Eligibility needs every rule passed in at least `min_passed` of the `months` before. dbt

@@ -21,11 +21,11 @@
     {%- endfor %}
 {%- endmacro %}
 
-{#- Spark reads the raw tables from the Parquet folders orchestration/spark_raw.py writes
+{#- Spark reads the raw tables from the Parquet folders tools/spark_raw.py writes
     (LOYALTY_SPARK_DIR/raw/<table>): registered here, refreshed on every run. -#}
 {% macro spark__create_engine_helpers() -%}
     {%- if execute %}
-        {%- set raw_dir = env_var('LOYALTY_SPARK_DIR', 'target/spark') ~ '/raw' %}
+        {%- set raw_dir = var('spark_dir', env_var('LOYALTY_SPARK_DIR', 'target/spark')) ~ '/raw' %}
         {%- do run_query('create database if not exists raw') %}
         {%- for node in graph.sources.values() if node.package_name == project_name %}
             {#- external tables: dropping one leaves its Parquet files alone -#}

@@ -13,12 +13,19 @@
     ]) }}
 {%- endmacro %}
 
-{#- The drift cause detection models (one per likely_cause; precedence in seeds/drift_causes.csv). -#}
+{#- The drift cause detection models: every model of this project named
+    int_drift_cause__<likely_cause>, sorted, read from the project graph when dbt runs (the
+    graph is empty while dbt parses, so this returns [] then). seeds/drift_causes.csv names
+    the same models in detection_model; tests_py/test_drift_cause_registry.py checks they agree. -#}
 {% macro drift_cause_models() -%}
-    {{ return([
-        'int_drift_cause__double_posted_event',
-        'int_drift_cause__missing_correction',
-        'int_drift_cause__stale_snapshot',
-        'int_drift_cause__missing_ledger_event',
-    ]) }}
+    {%- set names = [] -%}
+    {%- if execute -%}
+        {%- for node in graph.nodes.values() -%}
+            {%- if node.resource_type == 'model' and node.package_name == project_name
+                and node.name.startswith('int_drift_cause__') -%}
+                {%- do names.append(node.name) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(names | sort) }}
 {%- endmacro %}

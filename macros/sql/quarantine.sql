@@ -1,6 +1,6 @@
 {#- The shared machinery of every staging base model: keep the delivered text beside the
     parsed values, name the first failed check, and classify each delivered row as
-    staged / rejected / duplicate (CONTRACT §2: delivered = staged + rejected + duplicates). -#}
+    staged / rejected / duplicate (docs/landing.md#accounting-identity: delivered = staged + rejected + duplicates). -#}
 
 {#- Delivered text (raw_<column>), the delivery's position and identity, the row as JSON. -#}
 {% macro delivery_columns(relation, columns, key_columns) -%}

@@ -1,4 +1,4 @@
-{#- The reconciliation tolerances for a balance (CONTRACT §3), from dbt vars: points
+{#- The reconciliation tolerances for a balance (docs/program.md#tolerances), from dbt vars: points
     (points_tolerance_*), wallet (wallet_tolerance_*, overridable per currency with
     wallet_tolerance_overrides: {"JPY": {"in_balance": 1, "minor": 1000}}). -#}
 {% macro drift_tolerance(kind, balance_type, currency) -%}

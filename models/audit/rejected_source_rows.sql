@@ -1,4 +1,4 @@
--- One row per rejected landing row (CONTRACT §2): which file and row, its key as delivered,
+-- One row per rejected landing row (docs/landing.md#quarantine): which file and row, its key as delivered,
 -- why it was rejected (reason: see the rejection_reason doc block in models/staging/_staging__docs.md) and the
 -- row's delivered text. Exact duplicates are not here: they are counted, not rejected.
 

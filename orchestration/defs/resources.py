@@ -1,16 +1,24 @@
-"""Resources shared by the assets: the dbt CLI and the warehouse settings."""
+"""The resources every asset shares: the warehouse settings and the one dbt CLI resource.
+
+dbt is run one way: through :class:`WarehouseDbtResource` (dagster-dbt's ``DbtCliResource``),
+for the build, the findings, source freshness, the incentive close and parsing the project.
+It adds the dbt vars that point dbt at this warehouse's build (loyalty/settings.py) to every
+command, so nothing is passed through the process environment.
+"""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from dagster_dbt import DbtCliResource, DbtProject
 
-from orchestration.settings import PROJECT_DIR
-
-dbt_project = DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR)
+from loyalty.settings import PROJECT_DIR, Settings
+from loyalty.warehouse import open_warehouse
 
 
 def dbt_executable() -> str:
@@ -19,5 +27,27 @@ def dbt_executable() -> str:
     return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
 
 
-def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(PROJECT_DIR), dbt_executable=dbt_executable())
+class WarehouseDbtResource(DbtCliResource):
+    """``DbtCliResource`` whose every command carries this warehouse's dbt vars (``--vars``)."""
+
+    cli_vars_json: str = "{}"
+
+    def cli(self, args: Sequence[str], **kwargs: Any):  # type: ignore[override]
+        return super().cli([*args, "--vars", self.cli_vars_json], **kwargs)
+
+
+def dbt_project(settings: Settings) -> DbtProject:
+    """The project, parsed into the state folder (the checkout may be read-only)."""
+    return DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROJECT_DIR, target_path=settings.manifest_dir)
+
+
+def dbt_resource(settings: Settings) -> WarehouseDbtResource:
+    """The dbt CLI of this warehouse: its target and the vars that name its build."""
+    cli_vars = open_warehouse(settings).dbt_vars() if settings.target != "spark" else settings.dbt_cli_vars()
+    return WarehouseDbtResource(
+        project_dir=dbt_project(settings),
+        profiles_dir=str(PROJECT_DIR),
+        target=settings.target,
+        dbt_executable=dbt_executable(),
+        cli_vars_json=json.dumps(cli_vars, sort_keys=True),
+    )

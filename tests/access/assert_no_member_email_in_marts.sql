@@ -1,4 +1,4 @@
--- Member emails are personal data (CONTRACT §2): they stop at staging. This scans every column
+-- Member emails are personal data (docs/landing.md#personal-data): they stop at staging. This scans every column
 -- of every mart (the models under models/marts, read from dbt's graph) for a value that looks
 -- like an email address, and fails on any mart column named like one.
 -- Each mart is listed below so that dbt runs this test after all of them; a mart missing from
@@ -19,6 +19,7 @@
 -- depends_on: {{ ref('fct_expiry_reconciliation') }}
 -- depends_on: {{ ref('fct_order_accrual_reconciliation') }}
 -- depends_on: {{ ref('rpt_reconciliation_summary') }}
+-- depends_on: {{ ref('rpt_warehouse_summary') }}
 {{ config(tags=['integrity', 'access'], meta={'dagster': {'ref': {'name': 'dim_member_tiers'}}}) }}
 
 {%- set scans = [] %}

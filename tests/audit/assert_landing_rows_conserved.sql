@@ -1,4 +1,4 @@
--- Invariant (CONTRACT §2): for every landing file, rows delivered = rows staged + rows
+-- Invariant (docs/landing.md#accounting-identity): for every landing file, rows delivered = rows staged + rows
 -- rejected + exact duplicates skipped. A row that breaks it was lost (or invented) between
 -- the landing folder and staging: nothing may be silently dropped.
 {{ config(tags=['integrity']) }}

@@ -1,4 +1,4 @@
--- Invariant (CONTRACT §4, finance): each month's closing points equal the next month's opening.
+-- Invariant (docs/marts.md#finance-invariants): each month's closing points equal the next month's opening.
 -- A break means points appear or vanish between two month ends.
 {{ config(tags=['integrity', 'finance']) }}
 

@@ -1,4 +1,4 @@
--- Invariant (CONTRACT §4, finance): every month, closing_points = opening_points + earned +
+-- Invariant (docs/marts.md#finance-invariants): every month, closing_points = opening_points + earned +
 -- redeemed + expired + corrected + reversed. A month that breaks it books a liability that no
 -- movement explains: finance cannot tie the roll-forward to the ledger.
 {{ config(tags=['integrity', 'finance']) }}

@@ -1,4 +1,4 @@
--- Invariant (CONTRACT §4, finance): the latest month's closing points equal the sum of every
+-- Invariant (docs/marts.md#finance-invariants): the latest month's closing points equal the sum of every
 -- account's reconstructed balance (the last running balance in fct_account_ledger_timeline).
 -- A break means the liability finance books is not the sum of what members hold.
 {{ config(tags=['integrity', 'finance'], meta={'dagster': {'ref': {'name': 'fct_points_liability_monthly'}}}) }}

@@ -1,4 +1,4 @@
--- Invariant (CONTRACT §4, finance): per currency and month, closing_balance = opening_balance
+-- Invariant (docs/marts.md#finance-invariants): per currency and month, closing_balance = opening_balance
 -- + top_ups + spends + refunds + cashback + adjustments, each closing is the next opening,
 -- and the latest closing equals the sum of the wallets' reconstructed balances.
 {{ config(tags=['integrity', 'finance'], meta={'dagster': {'ref': {'name': 'fct_wallet_liability_monthly'}}}) }}

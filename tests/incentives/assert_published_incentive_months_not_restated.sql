@@ -1,4 +1,4 @@
--- Finding (CONTRACT §3): a published store incentive month is never silently rewritten, so a
+-- Finding (docs/program.md#restatements): a published store incentive month is never silently rewritten, so a
 -- current evaluation that differs from the published one is recorded beside it and must reach
 -- a person: pay on the published result, or reopen the month and publish it again. Failing
 -- rows: fct_store_incentive_restatements (what was published, what it is now, why).

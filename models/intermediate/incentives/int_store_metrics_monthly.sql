@@ -1,5 +1,5 @@
 -- One row per store, month, metric and aggregation (store_id, period_month, metric,
--- aggregation), long format: everything a store incentive rule can look at (CONTRACT §3).
+-- aggregation), long format: everything a store incentive rule can look at (docs/program.md#store-incentives).
 -- Each metric is a union branch; a new metric is a new branch, and a rule uses it by naming it
 -- in seeds/incentive_rules.csv. Only store-months of int_store_months_open. Orders count in the
 -- calendar month of ordered_at, in their latest state; their metrics are 0 in a month without

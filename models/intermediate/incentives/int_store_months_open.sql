@@ -1,6 +1,6 @@
 -- One row per store and calendar month (store_id, period_month) of the data range (first to
 -- last month with orders) in which the store was open at least one day: the store-months the
--- incentives are evaluated for (CONTRACT §3). closed_on is the first day the store is closed,
+-- incentives are evaluated for (docs/program.md#store-incentives). closed_on is the first day the store is closed,
 -- so a store closing on the 1st was open the whole month before and is not in that month.
 
 with

@@ -1,5 +1,5 @@
 -- One row per balance (account_id, balance_type, currency_key): its latest snapshot, the one
--- CONTRACT §2 says is reconciled. Earlier snapshots are counted, not compared.
+-- docs/landing.md#balance_snapshots says is reconciled. Earlier snapshots are counted, not compared.
 
 with
 

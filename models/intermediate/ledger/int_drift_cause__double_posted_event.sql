@@ -1,4 +1,4 @@
--- One row per drifting balance that a double-posted event explains (CONTRACT §4): the ledger
+-- One row per drifting balance that a double-posted event explains (docs/marts.md#likely-causes): the ledger
 -- holds the same business event twice (same account, type and amount, and the same order or
 -- the same occurred_at; different ids, both recorded by as_of) and drift = -its amount.
 -- Evidence: the first posting and its twin.

@@ -1,4 +1,4 @@
--- One row per drifting balance that a missing correction explains (CONTRACT §4): a correct
+-- One row per drifting balance that a missing correction explains (docs/marts.md#likely-causes): a correct
 -- event (wallet: adjust) recorded by as_of whose amount is exactly -drift, i.e. the balance
 -- never received it. Evidence: the latest such correction.
 

@@ -1,5 +1,5 @@
 -- One row per drifting balance whose snapshot equals the ledger's running balance at an
--- earlier moment (CONTRACT §4): after some movement recorded by as_of, or 0 before the first.
+-- earlier moment (docs/marts.md#likely-causes): after some movement recorded by as_of, or 0 before the first.
 -- The movements recorded after that moment and by as_of never reached the snapshot.
 -- Evidence: the latest matching moment.
 

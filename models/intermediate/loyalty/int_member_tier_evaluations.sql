@@ -1,7 +1,7 @@
 -- One row per member and month end, from the enrolment month to the month of the latest
 -- ledger event: qualifying points (earn + reverse with occurred_at in the window of
 -- qualifying_window_days ending at the month end, half-open) and the tier they give, which
--- takes effect on the first day of the next month (CONTRACT §3; thresholds in
+-- takes effect on the first day of the next month (docs/program.md#tiers; thresholds in
 -- seeds/program_tiers.csv, window in seeds/program_rules.csv, both effective-dated).
 
 with

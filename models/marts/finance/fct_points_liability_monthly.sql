@@ -1,5 +1,6 @@
 -- One row per month and reporting currency: the points liability roll-forward finance books
--- (CONTRACT §4). Months are by recorded_at (when the ledger knew), the reconciliation's basis.
+-- (docs/marts.md#fct_points_liability_monthly). Months are by recorded_at (when the ledger
+-- knew), the reconciliation's basis.
 -- Movement columns are signed sums, so closing = opening + earned + redeemed + expired +
 -- corrected + reversed. Breakage is estimated from history: the share of matured points
 -- (earned at least expiry_after_months + 1 months before the month end) that expired.

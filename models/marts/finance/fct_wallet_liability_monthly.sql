@@ -1,4 +1,5 @@
--- One row per month and wallet currency: the stored-value liability roll-forward (CONTRACT §4),
+-- One row per month and wallet currency: the stored-value liability roll-forward
+-- (docs/marts.md#fct_wallet_liability_monthly),
 -- months by recorded_at. Movement columns are signed sums (spends negative), so
 -- closing_balance = opening_balance + top_ups + spends + refunds + cashback + adjustments.
 

@@ -1,5 +1,6 @@
 -- One row per store and month (store_id, period_month) the store was open at least one day in
--- the data range: whether it earned the incentive and why (CONTRACT §3-4). Eligible = open the
+-- the data range: whether it earned the incentive and why (docs/program.md#store-incentives,
+-- docs/marts.md#fct_store_incentive_eligibility). Eligible = open the
 -- whole month, every rule in effect passed that month, and every rule passed in at least 2 of
 -- the 3 months before (dbt vars incentive_consistency_min_passed, incentive_consistency_months).
 -- A month before the data range or in which the store was not open has no row and counts as

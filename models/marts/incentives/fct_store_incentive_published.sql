@@ -1,6 +1,6 @@
 -- One row per store and published month (store_id, period_month): the evaluation as it was
 -- published, i.e. the store-month's latest recorded evaluation at or before the month's latest
--- publish action, while no reopen followed it (CONTRACT §3: a published month is not silently
+-- publish action, while no reopen followed it (docs/program.md#restatements: a published month is not silently
 -- rewritten by late data; fct_store_incentive_restatements shows where the current evaluation
 -- differs). A store-month first evaluated after the publish has no row here.
 

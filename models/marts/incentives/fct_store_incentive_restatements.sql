@@ -1,5 +1,5 @@
 -- One row per store and published month whose current evaluation differs from the published
--- one (store_id, period_month): a restatement (CONTRACT §3). The published result stays as it
+-- one (store_id, period_month): a restatement (docs/program.md#restatements). The published result stays as it
 -- was (fct_store_incentive_published); this says what it would be now, since when the
 -- difference is known and why (which rules and metrics changed). A reopened month is not
 -- published, so it has no rows until it is published again. Kinds: changed, added (evaluated

@@ -1,6 +1,7 @@
 -- One row per store, month and incentive rule in effect that month (store_id, period_month,
 -- rule_id): the metric's actual value, the threshold (fixed, or the month's target), whether
--- the rule passed and a sentence a store manager can read (CONTRACT §3-4). Rules come from
+-- the rule passed and a sentence a store manager can read (docs/program.md#store-incentives,
+-- docs/marts.md#fct_store_incentive_rule_results). Rules come from
 -- seeds/incentive_rules.csv: a rule applies to the months from effective_from (inclusive) to
 -- effective_to (exclusive). Without an actual value or a threshold the rule is not
 -- applicable and its not_applicable_policy decides: no audit passes, no target fails.

@@ -1,6 +1,6 @@
 -- One row per balance (account_id, balance_type, currency) with movements or a snapshot:
 -- the latest snapshot against the balance computed from the ledger, the drift, its status,
--- the likely cause and an explanation a person can act on (CONTRACT §4).
+-- the likely cause and an explanation a person can act on (docs/marts.md#fct_balance_reconciliation).
 
 with
 

@@ -1,6 +1,7 @@
 -- One row per member order (order_id; guest orders have no account to earn): the points the
 -- order's latest state should have earned against what the ledger posted for it
--- (CONTRACT §3-4). Expected: completed orders earn floor(floor(net_amount) x points_per_unit
+-- (docs/program.md#earn, docs/program.md#accrual-status). Expected: completed orders earn
+-- floor(floor(net_amount) x points_per_unit
 -- x the tier multiplier in effect on the order date); every other state nets to 0.
 -- Posted: earn and reverse events of the order (a reverse counts for the order of the event
 -- it reverses when it names no order itself).

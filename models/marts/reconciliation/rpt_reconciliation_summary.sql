@@ -1,5 +1,5 @@
 -- One row per balance_type and currency (null for points): how many balances were checked
--- and how their drift is distributed (CONTRACT §4).
+-- and how their drift is distributed (docs/marts.md#rpt_reconciliation_summary).
 
 with
 

@@ -1,0 +1,1 @@
+"""The landing zone: the contract (sources, columns, keys) and the loader."""

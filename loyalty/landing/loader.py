@@ -1,0 +1,365 @@
+"""Load what is new in the landing folder into the warehouse's ``raw`` schema, exactly once.
+
+Every landed value is stored as text: typing and validation happen in dbt staging, so a row
+with an unparseable number is quarantined with a reason instead of failing the load. What the
+loader guarantees:
+
+* a file is identified by its content hash; a file whose (name, hash) was seen adds nothing,
+  and the same bytes under another name are logged as a ``duplicate_file`` and add no rows;
+* one file is one transaction: its rows and its ``raw.load_log`` row commit together;
+* a file that cannot be read (truncated Parquet, wrong columns, bad CSV line, not UTF-8)
+  raises :class:`LoadError` naming the file and the problem; nothing of it is written.
+  Files sorted before it are committed, files after it are left for the next load, so load
+  order (which decides which delivery of a key wins) is never changed by a failure.
+
+DuckDB's own Parquet reader does the Parquet work; CSV goes through Python's ``csv`` module
+because DuckDB's CSV reader cannot report source line numbers, and rejected rows must name them.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from loyalty.landing.contract import FILE_SUFFIXES, LOAD_COLUMNS, SOURCES, LandingSource
+from loyalty.warehouse import execute
+
+log = logging.getLogger(__name__)
+
+LOAD_LOG_DDL = """
+create table if not exists raw.load_log (
+    file_sequence bigint,
+    source varchar not null,
+    source_file varchar not null,
+    file_size_bytes bigint not null,
+    content_hash varchar not null,
+    rows_delivered bigint not null,
+    load_id varchar not null,
+    loaded_at timestamp not null,
+    outcome varchar not null,
+    duplicate_of varchar
+)
+"""
+
+
+class LoadError(RuntimeError):
+    """A landing file could not be loaded; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    source: LandingSource
+    path: Path
+    relative_path: str  # "<source>/<name>", as stored in the load log and rejected rows
+
+
+@dataclass
+class LoadReport:
+    load_id: str
+    loaded: list[tuple[str, int]] = field(default_factory=list)  # (file, rows)
+    duplicate_files: list[tuple[str, str]] = field(default_factory=list)  # (file, copy of)
+    already_loaded: int = 0
+    ignored: list[str] = field(default_factory=list)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(rows for _, rows in self.loaded)
+
+
+def discover(landing_dir: Path) -> tuple[list[LandingFile], list[str]]:
+    """Landing files in load order (source, then name) and the paths that are not landing files."""
+    if not landing_dir.is_dir():
+        raise LoadError(f"landing folder {landing_dir} does not exist or is not a folder")
+    files: list[LandingFile] = []
+    ignored: list[str] = []
+    for entry in sorted(landing_dir.iterdir()):
+        source = SOURCES.get(entry.name)
+        if source is None or not entry.is_dir():
+            ignored.append(entry.name)
+            continue
+        for path in sorted(entry.iterdir()):
+            relative = f"{entry.name}/{path.name}"
+            if path.is_file() and path.suffix.lower() in FILE_SUFFIXES and not path.name.startswith("."):
+                files.append(LandingFile(source, path, relative))
+            else:
+                ignored.append(relative)
+    return files, ignored
+
+
+def content_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_csv_as_text(file: LandingFile) -> pa.Table:
+    """Read a landing CSV (UTF-8, header, comma) into a table of text columns; empty = null."""
+    expected = file.source.columns
+    try:
+        with file.path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle, strict=True)
+            header = next(reader, None)
+            if header is None:
+                raise LoadError(f"{file.relative_path}: the CSV file is empty (no header row)")
+            header = [name.strip().lstrip("\ufeff") for name in header]
+            _check_columns(file, header)
+            columns: list[list[str | None]] = [[] for _ in header]
+            for line_number, row in enumerate(reader, start=2):
+                if len(row) != len(header):
+                    raise LoadError(
+                        f"{file.relative_path}: line {line_number} has {len(row)} fields, the header has {len(header)}"
+                    )
+                for values, value in zip(columns, row, strict=True):
+                    values.append(value if value != "" else None)
+    except UnicodeDecodeError as error:
+        raise LoadError(f"{file.relative_path}: not valid UTF-8 ({error.reason} at byte {error.start})") from error
+    except csv.Error as error:
+        raise LoadError(f"{file.relative_path}: malformed CSV ({error})") from error
+    by_name = dict(zip(header, columns, strict=True))
+    table = {name: pa.array(by_name[name], type=pa.string()) for name in expected}
+    rows = len(columns[0]) if columns else 0
+    table["file_row_number"] = pa.array(range(rows), type=pa.int64())
+    return pa.table(table)
+
+
+def _check_columns(file: LandingFile, actual: list[str]) -> None:
+    expected = file.source.columns
+    missing = [name for name in expected if name not in actual]
+    unexpected = [name for name in actual if name not in expected]
+    duplicated = sorted({name for name in actual if actual.count(name) > 1})
+    problems = []
+    if missing:
+        problems.append(f"missing column(s) {', '.join(missing)}")
+    if unexpected:
+        problems.append(f"unexpected column(s) {', '.join(unexpected)}")
+    if duplicated:
+        problems.append(f"repeated column(s) {', '.join(duplicated)}")
+    if problems:
+        raise LoadError(
+            f"{file.relative_path}: wrong columns for source '{file.source.name}': "
+            f"{'; '.join(problems)} (expected {', '.join(expected)})"
+        )
+
+
+class RawStore:
+    """The ``raw`` schema of a warehouse: load log, one text table per source.
+
+    The bookkeeping SQL is the same on every engine (``?`` placeholders, run through
+    ``warehouse.execute``); subclasses only say how a file's rows get into the table."""
+
+    def __init__(self, connection) -> None:
+        self.con = connection
+        self._exec("set TimeZone = 'UTC'")
+        self._exec("create schema if not exists raw")
+        self._exec(LOAD_LOG_DDL)
+        for source in SOURCES.values():
+            columns = ", ".join(f'"{name}" varchar' for name in source.columns)
+            self._exec(
+                f"create table if not exists raw.{source.name} ({columns}, _file_sequence bigint, "
+                "_source_file varchar, _source_row_number bigint, _load_id varchar, _loaded_at timestamp)"
+            )
+
+    def _exec(self, sql: str, parameters: list | None = None) -> None:
+        execute(self.con, sql, parameters)
+
+    def _one(self, sql: str, parameters: list | None = None) -> tuple | None:
+        rows = execute(self.con, sql, parameters)
+        return rows[0] if rows else None
+
+    def _insert_rows(self, file: LandingFile, sequence: int, load_id: str, loaded_at: datetime) -> None:
+        raise NotImplementedError
+
+    def seen(self, source: str, relative_path: str, digest: str) -> bool:
+        row = self._one(
+            "select count(*) from raw.load_log where source = ? and source_file = ? and content_hash = ?"
+            " and outcome in ('loaded', 'duplicate_file')",
+            [source, relative_path, digest],
+        )
+        return bool(row and row[0])
+
+    def loaded_copy_of(self, source: str, digest: str) -> str | None:
+        row = self._one(
+            "select min(source_file) from raw.load_log where source = ? and content_hash = ? and outcome = 'loaded'",
+            [source, digest],
+        )
+        return row[0] if row else None
+
+    def next_sequence(self) -> int:
+        row = self._one("select coalesce(max(file_sequence), 0) + 1 from raw.load_log")
+        return int(row[0]) if row else 1
+
+    def write_file(self, file: LandingFile, digest: str, size: int, load_id: str, loaded_at: datetime) -> int:
+        sequence = self.next_sequence()
+        self._exec("begin transaction")
+        try:
+            self._insert_rows(file, sequence, load_id, loaded_at)
+            rows = self._count(file.source.name, file.relative_path, sequence)
+            self._log(sequence, file, size, digest, rows, load_id, loaded_at, "loaded", None)
+            self._exec("commit")
+        except BaseException:
+            self._exec("rollback")
+            raise
+        return rows
+
+    def log_duplicate_file(
+        self, file: LandingFile, digest: str, size: int, copy_of: str, load_id: str, loaded_at: datetime
+    ) -> None:
+        rows = self._one(
+            "select rows_delivered from raw.load_log where source_file = ? and content_hash = ? and outcome = 'loaded'",
+            [copy_of, digest],
+        )
+        self._exec("begin transaction")
+        self._log(
+            self.next_sequence(),
+            file,
+            size,
+            digest,
+            rows[0] if rows else 0,
+            load_id,
+            loaded_at,
+            "duplicate_file",
+            copy_of,
+        )
+        self._exec("commit")
+
+    def _count(self, table: str, relative_path: str, sequence: int) -> int:
+        row = self._one(
+            f"select count(*) from raw.{table} where _source_file = ? and _file_sequence = ?",
+            [relative_path, sequence],
+        )
+        return int(row[0]) if row else 0
+
+    def _log(self, sequence, file, size, digest, rows, load_id, loaded_at, outcome, duplicate_of) -> None:
+        self._exec(
+            "insert into raw.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                sequence,
+                file.source.name,
+                file.relative_path,
+                size,
+                digest,
+                rows,
+                load_id,
+                loaded_at,
+                outcome,
+                duplicate_of,
+            ],
+        )
+
+
+def _text_rows(con: duckdb.DuckDBPyConnection, file: LandingFile) -> duckdb.DuckDBPyRelation:
+    """A file's rows as text columns plus ``file_row_number`` (0-based), read by DuckDB."""
+    if file.path.suffix.lower() == ".parquet":
+        try:
+            relation = con.read_parquet(str(file.path), file_row_number=True)
+            actual = [name for name in relation.columns if name != "file_row_number"]
+        except duckdb.Error as error:
+            raise LoadError(f"{file.relative_path}: cannot read as Parquet: {error}") from error
+        _check_columns(file, actual)
+        return relation
+    return con.from_arrow(read_csv_as_text(file))
+
+
+def _select_with_load_columns(file: LandingFile, sequence: int, load_id: str, loaded_at: datetime) -> str:
+    def literal(value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    casts = ", ".join(f'cast("{name}" as varchar)' for name in file.source.columns)
+    return (
+        f"select {casts}, {int(sequence)}, {literal(file.relative_path)}, file_row_number + 1, "
+        f"{literal(load_id)}, cast({literal(loaded_at.isoformat(sep=' '))} as timestamp) from landed"
+    )
+
+
+class DuckDBRawStore(RawStore):
+    """The raw schema inside a DuckDB warehouse file."""
+
+    def _insert_rows(self, file: LandingFile, sequence: int, load_id: str, loaded_at: datetime) -> None:
+        names = ", ".join(f'"{name}"' for name in (*file.source.columns, *LOAD_COLUMNS))
+        landed = _text_rows(self.con, file)
+        self.con.register("landed", landed)
+        try:
+            self._exec(
+                f"insert into raw.{file.source.name} ({names}) "
+                + _select_with_load_columns(file, sequence, load_id, loaded_at)
+            )
+        except duckdb.Error as error:
+            raise LoadError(f"{file.relative_path}: cannot read: {error}") from error
+        finally:
+            self.con.unregister("landed")
+
+
+class PostgresRawStore(RawStore):
+    """The raw schema of a PostgreSQL warehouse, written over a psycopg connection in
+    autocommit mode (transactions are explicit, one per file). DuckDB (in memory) reads the
+    file and writes its rows as CSV; PostgreSQL's ``COPY`` streams them in."""
+
+    def _insert_rows(self, file: LandingFile, sequence: int, load_id: str, loaded_at: datetime) -> None:
+        names = ", ".join(f'"{name}"' for name in (*file.source.columns, *LOAD_COLUMNS))
+        with tempfile.TemporaryDirectory(prefix="loyalty-load-") as folder:
+            rows_csv = Path(folder) / "rows.csv"
+            reader = duckdb.connect()
+            try:
+                reader.register("landed", _text_rows(reader, file))
+                reader.sql(_select_with_load_columns(file, sequence, load_id, loaded_at)).write_csv(
+                    str(rows_csv), header=False
+                )
+            except duckdb.Error as error:
+                raise LoadError(f"{file.relative_path}: cannot read: {error}") from error
+            finally:
+                reader.close()
+            statement = f"copy raw.{file.source.name} ({names}) from stdin (format csv)"
+            with self.con.cursor() as cursor, rows_csv.open("rb") as handle, cursor.copy(statement) as copy:
+                while chunk := handle.read(1 << 20):
+                    copy.write(chunk)
+
+
+def raw_store(connection) -> RawStore:
+    """The raw store for a DuckDB connection or a psycopg (PostgreSQL) connection."""
+    if isinstance(connection, duckdb.DuckDBPyConnection):
+        return DuckDBRawStore(connection)
+    return PostgresRawStore(connection)
+
+
+def iter_new_files(store: RawStore, files: list[LandingFile]) -> Iterator[tuple[LandingFile, str, int]]:
+    for file in files:
+        digest = content_hash(file.path)
+        if not store.seen(file.source.name, file.relative_path, digest):
+            yield file, digest, file.path.stat().st_size
+
+
+def load_landing(connection, landing_dir: Path) -> LoadReport:
+    """Load every new landing file into ``raw`` of a DuckDB warehouse or a PostgreSQL database
+    (a psycopg connection in autocommit mode); see the module docstring for the guarantees."""
+    store = raw_store(connection)
+    files, ignored = discover(landing_dir)
+    report = LoadReport(load_id=uuid.uuid4().hex, ignored=ignored)
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    new = 0
+    for file, digest, size in iter_new_files(store, files):
+        new += 1
+        copy_of = store.loaded_copy_of(file.source.name, digest)
+        if copy_of is not None:
+            store.log_duplicate_file(file, digest, size, copy_of, report.load_id, loaded_at)
+            report.duplicate_files.append((file.relative_path, copy_of))
+            log.info("%s is a copy of %s: nothing loaded", file.relative_path, copy_of)
+            continue
+        rows = store.write_file(file, digest, size, report.load_id, loaded_at)
+        report.loaded.append((file.relative_path, rows))
+        log.info("loaded %s: %d rows", file.relative_path, rows)
+    report.already_loaded = len(files) - new
+    for path in ignored:
+        log.warning("ignored %s: not a landing file (expected <source>/<name>.parquet|.csv)", path)
+    return report

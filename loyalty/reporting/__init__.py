@@ -1,0 +1,1 @@
+"""What a refresh shows people: the terminal summary and the HTML report."""

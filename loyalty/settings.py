@@ -1,0 +1,171 @@
+"""Every setting of the warehouse, read from the environment once (docs/operations.md#settings).
+
+This module is the only place that reads a ``LOYALTY_*`` variable. The command line reads the
+environment into a :class:`Settings` at start-up and hands it on: to the Dagster code location
+as a resource, to the core library as an argument. Every file a refresh writes besides the
+published warehouse is a path of :class:`Settings` under ``state_dir``, so a refresh writes
+nothing inside the project checkout (docs/operations.md#state).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+TARGETS = ("duckdb", "postgres", "spark")
+# the engines a Dagster refresh runs on; Spark builds with dbt alone (make test-spark)
+REFRESH_TARGETS = ("duckdb", "postgres")
+
+# DuckDB 2.0 writes a storage format DuckDB 1.x cannot open by default; BI drivers embed 1.x.
+DUCKDB_FILE_CONFIG = {"storage_compatibility_version": "v1.0.0"}
+
+# Every variable the warehouse reads, with its meaning and default (the README's table is
+# checked against this one by tests_py/test_settings.py).
+VARIABLES: dict[str, str] = {
+    "LOYALTY_LANDING_DIR": "folder the upstream systems deliver files into (default: demo/landing)",
+    "LOYALTY_WAREHOUSE": "the published DuckDB file BI tools read (default: warehouse/loyalty.duckdb)",
+    "LOYALTY_STATE_DIR": "everything a refresh keeps besides the published file (default: the warehouse's folder)",
+    "LOYALTY_TARGET": "the engine, a dbt target: duckdb, postgres or spark (default: duckdb)",
+    "LOYALTY_DBT_VARS": "dbt vars for every dbt command, a JSON object, e.g. tolerances (default: none)",
+    "LOYALTY_ALERT_WEBHOOK": "URL that receives every alert as a JSON POST (default: none)",
+    "LOYALTY_INCENTIVES_START": "first store incentive month, a Dagster partition (default: 2024-01-01)",
+    "LOYALTY_SPARK_DIR": "the local Spark warehouse and metastore, Spark target only (default: <state>/spark)",
+    "LOYALTY_PG_BIN": "PostgreSQL server binaries for the throwaway server of tests and bench (default: found)",
+}
+
+
+class SettingsError(ValueError):
+    """A setting has a value the warehouse cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the warehouse reads and writes, and how it runs. Paths are absolute."""
+
+    landing_dir: Path
+    warehouse: Path
+    state_dir: Path
+    target: str
+    dbt_vars: Mapping[str, Any] = field(default_factory=dict)
+    alert_webhook: str | None = None
+    incentives_start: str = "2024-01-01"
+    spark_dir: Path | None = None
+    pg_bin: Path | None = None
+
+    def _state(self, suffix: str) -> Path:
+        # named after the warehouse file, so two warehouses sharing a state folder share nothing
+        return self.state_dir / f"{self.warehouse.name}{suffix}"
+
+    @property
+    def work_copy(self) -> Path:
+        """The DuckDB file a refresh builds and checks before it replaces the published warehouse."""
+        return self._state(".work")
+
+    @property
+    def lock_path(self) -> Path:
+        """The one-writer lock (loyalty/lock.py)."""
+        return self._state(".lock")
+
+    @property
+    def alert_queue(self) -> Path:
+        """Alerts not yet published, one JSON object a line (loyalty/alerts.py)."""
+        return self._state(".alerts.jsonl")
+
+    @property
+    def incentive_journal(self) -> Path:
+        """Publish / reopen actions on incentive months (loyalty/incentive_actions.py)."""
+        return self._state(".incentive_actions.jsonl")
+
+    @property
+    def dbt_target_dir(self) -> Path:
+        """dbt artifacts and logs of this warehouse: one folder per dbt command."""
+        return self._state(".dbt")
+
+    @property
+    def manifest_dir(self) -> Path:
+        """Where the dbt project is parsed for the Dagster definitions (manifest.json)."""
+        return self.dbt_target_dir / "parse"
+
+    @property
+    def refresh_log(self) -> Path:
+        """dbt's and Dagster's step-by-step output of the latest refresh."""
+        return self.dbt_target_dir / "refresh.log"
+
+    @property
+    def dagster_home(self) -> Path:
+        """Dagster's instance (runs, event log, schedules) for `make ui` and the CLI."""
+        return self._state(".dagster")
+
+    @property
+    def report_path(self) -> Path:
+        """The self-contained HTML report each publish writes."""
+        return self.state_dir / "reconciliation_report.html"
+
+    @property
+    def spark_warehouse_dir(self) -> Path:
+        return self.spark_dir or self.state_dir / "spark"
+
+    def dbt_cli_vars(self, build_database: Path | None = None, schema_suffix: str = "") -> dict[str, Any]:
+        """The dbt vars of one dbt command: the operator's ``LOYALTY_DBT_VARS`` and where the
+        build is (profiles.yml reads ``duckdb_path``; generate_schema_name ``schema_suffix``)."""
+        engine_vars: dict[str, Any] = {"spark_dir": str(self.spark_warehouse_dir)}
+        if build_database is not None:
+            engine_vars["duckdb_path"] = str(build_database)
+        if schema_suffix:
+            engine_vars["schema_suffix"] = schema_suffix
+        return {**self.dbt_vars, **engine_vars}
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+
+def _path(value: str | None, default: Path) -> Path:
+    return Path(value).expanduser().resolve() if value else default.resolve()
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read every ``LOYALTY_*`` variable (docs/operations.md#settings) into :class:`Settings`.
+
+    ``environ`` defaults to ``os.environ``. Raises :class:`SettingsError` naming the variable
+    when a value is unusable (unknown target, ``LOYALTY_DBT_VARS`` not a JSON object, a month
+    that is not ``YYYY-MM-01``)."""
+    env = os.environ if environ is None else environ
+    target = env.get("LOYALTY_TARGET") or "duckdb"
+    if target not in TARGETS:
+        raise SettingsError(f"LOYALTY_TARGET={target!r} is not one of {', '.join(TARGETS)}")
+    landing = _path(env.get("LOYALTY_LANDING_DIR"), PROJECT_DIR / "demo" / "landing")
+    warehouse = _path(env.get("LOYALTY_WAREHOUSE"), PROJECT_DIR / "warehouse" / "loyalty.duckdb")
+    state_dir = _path(env.get("LOYALTY_STATE_DIR"), warehouse.parent)
+    raw_vars = env.get("LOYALTY_DBT_VARS") or ""
+    dbt_vars: dict[str, Any] = {}
+    if raw_vars.strip():
+        try:
+            dbt_vars = json.loads(raw_vars)
+        except json.JSONDecodeError as error:
+            raise SettingsError(f"LOYALTY_DBT_VARS is not JSON ({error}): {raw_vars!r}") from error
+        if not isinstance(dbt_vars, dict):
+            raise SettingsError(
+                f"LOYALTY_DBT_VARS must be a JSON object such as '{{\"as_of\": ...}}', got {raw_vars!r}"
+            )
+    start = env.get("LOYALTY_INCENTIVES_START") or "2024-01-01"
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])-01", start):
+        raise SettingsError(f"LOYALTY_INCENTIVES_START must be the first of a month, YYYY-MM-01, got {start!r}")
+    return Settings(
+        landing_dir=landing,
+        warehouse=warehouse,
+        state_dir=state_dir,
+        target=target,
+        dbt_vars=dbt_vars,
+        alert_webhook=env.get("LOYALTY_ALERT_WEBHOOK") or None,
+        incentives_start=start,
+        spark_dir=_path(env["LOYALTY_SPARK_DIR"], Path()) if env.get("LOYALTY_SPARK_DIR") else None,
+        pg_bin=_path(env["LOYALTY_PG_BIN"], Path()) if env.get("LOYALTY_PG_BIN") else None,
+    )

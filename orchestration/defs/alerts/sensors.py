@@ -1,0 +1,65 @@
+"""Alerts for runs the daemon sees: failed checks even in successful runs, and failed runs
+(loyalty/alerts.py keeps, publishes and posts them)."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from loyalty import alerts
+from loyalty.settings import Settings
+from orchestration.defs.jobs import refresh_job
+
+
+def check_alerts_of_run(instance: dg.DagsterInstance, run_id: str) -> list[alerts.Alert]:
+    records = instance.get_records_for_run(
+        run_id=run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, limit=100_000
+    ).records
+    found = []
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        evaluation = event.event_specific_data if event else None
+        if evaluation is None or evaluation.passed:
+            continue
+        severity = "error" if evaluation.severity == dg.AssetCheckSeverity.ERROR else "warn"
+        failing = evaluation.metadata.get("dagster_dbt/failed_row_count")
+        rows = int(failing.value) if failing is not None and failing.value is not None else 0
+        asset = evaluation.asset_key.to_user_string()
+        found.append(
+            alerts.Alert(
+                alert_key=f"{run_id}:{evaluation.check_name}",
+                raised_at=datetime.fromtimestamp(record.event_log_entry.timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                run_id=run_id,
+                asset=asset,
+                check_name=evaluation.check_name,
+                severity=severity,
+                kind="check",
+                failing_rows=rows,
+                failing_rows_at=f"findings.{evaluation.check_name} / Dagster run {run_id}",
+                message=f"check {severity}: {evaluation.check_name} on {asset}: {rows} failing row(s)",
+            )
+        )
+    return found
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[refresh_job],
+    name="alert_on_failed_checks",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def alert_on_failed_checks(context: dg.RunStatusSensorContext, settings: dg.ResourceParam[Settings]):
+    new = alerts.record(settings, check_alerts_of_run(context.instance, context.dagster_run.run_id))
+    for alert in new:
+        context.log.warning(f"ALERT {alert.message}")
+
+
+@dg.run_failure_sensor(
+    monitored_jobs=[refresh_job],
+    name="alert_on_failed_refresh",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def alert_on_failed_refresh(context: dg.RunFailureSensorContext, settings: dg.ResourceParam[Settings]):
+    found = check_alerts_of_run(context.instance, context.dagster_run.run_id)
+    found.append(alerts.run_failure_alert(context.dagster_run.run_id, context.failure_event.message or "run failed"))
+    for alert in alerts.record(settings, found):
+        context.log.error(f"ALERT {alert.message}")

@@ -1,0 +1,66 @@
+"""Publish: the last step of write-audit-publish (docs/operations.md#write-audit-publish)."""
+
+import os
+
+import dagster as dg
+from dagster import AssetExecutionContext
+
+from loyalty import alerts
+from loyalty.lock import warehouse_lock
+from loyalty.reporting.report import write_report_from
+from loyalty.reporting.summary import jsonable, reconciliation_markdown, warehouse_figures
+from loyalty.settings import Settings
+from loyalty.warehouse import open_warehouse
+
+
+def build_published_warehouse(dbt_assets: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    """The publish asset, downstream of every dbt asset."""
+
+    @dg.asset(
+        key=dg.AssetKey(["published_warehouse"]),
+        deps=list(dbt_assets.keys),
+        group_name="publish",
+        kinds={"duckdb", "postgres"},
+        description=(
+            "The warehouse BI tools read, atomically replaced by the build once every integrity "
+            "check passed: the DuckDB file LOYALTY_WAREHOUSE (os.replace of the work copy) or the "
+            "PostgreSQL schemas (build schemas renamed over the published ones in one transaction). "
+            "Never runs after a failed integrity check."
+        ),
+    )
+    def published_warehouse(
+        context: AssetExecutionContext, settings: dg.ResourceParam[Settings]
+    ) -> dg.MaterializeResult:
+        warehouse = open_warehouse(settings)
+        report_draft = settings.report_path.with_name(settings.report_path.name + ".work")
+        # DuckDB: read the work copy before it becomes the published file (nothing in this process
+        # opens the published file; DuckDB locks are per open file). PostgreSQL: the build schemas
+        # only get their real names at publish, so read after it.
+        if warehouse.reads_after_publish:
+            published = warehouse.publish()
+        with warehouse.build_connection() as connection:
+            alerts_published = alerts.load_into(connection, settings)
+        with warehouse.reader() as connection:
+            figures = warehouse_figures(connection)
+            write_report_from(connection, report_draft, source=warehouse.describe())
+        if not warehouse.reads_after_publish:
+            published = warehouse.publish()
+        os.replace(report_draft, settings.report_path)
+        lock = warehouse_lock(settings)
+        if lock.is_locked:
+            lock.release()  # the level taken by the loader at the start of this run
+        context.log.info(f"published {published}")
+        metadata = {
+            "published": published,
+            "engine": warehouse.engine,
+            "report": dg.MetadataValue.path(str(settings.report_path)),
+            "alerts_added_to_audit_alerts": alerts_published,
+            "reconciliation_summary": dg.MetadataValue.md(reconciliation_markdown(figures)),
+            "figures": dg.MetadataValue.json(jsonable(figures)),
+        }
+        if warehouse.engine == "duckdb":
+            metadata["path"] = str(settings.warehouse)
+            metadata["size_bytes"] = settings.warehouse.stat().st_size
+        return dg.MaterializeResult(metadata=metadata)
+
+    return published_warehouse

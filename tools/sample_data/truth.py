@@ -1,0 +1,352 @@
+"""The ground truth, derived again from the rows the generator wrote, and its files.
+
+Each fact here is re-derived with the rules of :mod:`program` from the valid landing rows (not
+copied from what the injector intended) and compared with the intent; a difference is a bug in
+the generator and stops it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tools.sample_data.balances import BalanceTruth
+from tools.sample_data.config import DAY, NULL, Calendar
+from tools.sample_data.expiry import ExpiryFault
+from tools.sample_data.ledger import (
+    ACC_DUPLICATE,
+    ACC_MISMATCH,
+    ACC_MISSING,
+    ACC_NO_REVERSE,
+    ACC_OPEN_EARN,
+    ACC_PARTIAL_REVERSE,
+    EARN,
+    EVENT_TYPES,
+    EXPIRE,
+    REVERSE,
+    TXN_TYPES,
+    Accruals,
+)
+from tools.sample_data.program import (
+    EXPIRY_AFTER_MONTHS,
+    QUALIFYING_WINDOW_DAYS,
+    TIERS,
+    Movement,
+    StoreMonth,
+    reconcile,
+    store_eligibility,
+    tier_codes,
+)
+from tools.sample_data.simulate import (
+    COMPLETED,
+    PLACED,
+    RETURNED,
+    Members,
+    Orders,
+    StoreOps,
+    Stores,
+    StoreTargets,
+    completed_sales,
+)
+from tools.sample_data.tables import Movements, balances_at, holder_keys
+
+PLAN_STATUS = {
+    ACC_MISSING: "missing_earn",
+    ACC_DUPLICATE: "duplicate_earn",
+    ACC_MISMATCH: "amount_mismatch",
+    ACC_NO_REVERSE: "unreversed_cancellation",
+    ACC_PARTIAL_REVERSE: "unreversed_cancellation",
+    ACC_OPEN_EARN: "earn_on_open_order",
+}
+
+
+class TruthError(AssertionError):
+    """The generator wrote data whose derived truth differs from what it meant to inject."""
+
+
+def write_csv(path: Path, header: list[str], rows) -> None:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    path.write_bytes(buffer.getvalue().encode("utf-8"))
+
+
+def cents_text(value: int) -> str:
+    return f"{'-' if value < 0 else ''}{abs(value) // 100}.{abs(value) % 100:02d}"
+
+
+# --- balances ----------------------------------------------------------------------------------
+def verify_balances(truths: list[BalanceTruth], points: Movements, wallet: Movements) -> None:
+    """Recompute every latest snapshot's drift from the ledger as written, and every non-zero
+    drift's status and cause with the contract's precedence."""
+    for balance_type, movements in (("points", points), ("wallet", wallet)):
+        rows = [t for t in truths if t.balance_type == balance_type and t.snapshot is not None]
+        keys = holder_keys(movements.account, movements.currency)
+        query = holder_keys(
+            np.array([t.account for t in rows], dtype=np.int64), np.array([t.currency for t in rows], dtype=np.int64)
+        )
+        computed = balances_at(movements, keys, query, np.array([t.as_of for t in rows], dtype=np.int64))
+        for truth, value in zip(rows, computed.tolist(), strict=True):
+            if truth.snapshot - value != truth.drift:
+                raise TruthError(
+                    f"{balance_type} {truth.account}/{truth.currency}: drift {truth.snapshot - value} != {truth.drift}"
+                )
+        names = EVENT_TYPES if balance_type == "points" else TXN_TYPES
+        suspects = {(t.account, t.currency): t for t in rows if t.drift != 0}
+        pairs = zip(movements.account.tolist(), movements.currency.tolist(), strict=True)
+        mask = np.array([pair in suspects for pair in pairs], dtype=bool)
+        grouped: dict[tuple[int, int], list[Movement]] = {key: [] for key in suspects}
+        for index in np.flatnonzero(mask).tolist():
+            order = int(movements.order[index])
+            grouped[(int(movements.account[index]), int(movements.currency[index]))].append(
+                Movement(
+                    movements.ids[index],
+                    names[int(movements.kind[index])],
+                    int(movements.amount[index]),
+                    int(movements.occurred[index]),
+                    int(movements.recorded[index]),
+                    order if order >= 0 else None,
+                )
+            )
+        for key, truth in suspects.items():
+            status, cause, drift = reconcile(truth.snapshot, grouped[key], truth.as_of, balance_type)
+            if (status, cause, drift) != (truth.status, truth.cause, truth.drift):
+                raise TruthError(
+                    f"{balance_type} account {truth.account}: planned {truth.fault} as "
+                    f"{truth.status}/{truth.cause}/{truth.drift}, data says {status}/{cause}/{drift}"
+                )
+    for truth in truths:
+        if truth.snapshot is None:
+            continue
+        expected = "in_balance" if truth.fault in ("", "tiny/in_balance") else None
+        if expected and truth.status != expected:
+            raise TruthError(f"{truth.balance_type} account {truth.account}: should be in balance")
+
+
+def balance_rows(truths: list[BalanceTruth], account_ids: list[str]) -> list[list[str]]:
+    rows = []
+    for t in sorted(truths, key=lambda t: (t.account, t.balance_type, t.currency)):
+        currency = "" if t.balance_type == "points" else ("EUR", "GBP")[t.currency]
+        drift = "" if t.drift is None else cents_text(t.drift * 100 if t.balance_type == "points" else t.drift)
+        rows.append([account_ids[t.account], t.balance_type, currency, t.status, t.cause, drift])
+    return rows
+
+
+# --- expiry ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ExpiryRow:
+    account: int
+    month: int  # due month index
+    status: str
+    expected: int
+    posted: int
+
+
+def expiry_rows(calendar: Calendar, points: Movements, accounts: int, faults: list[ExpiryFault]) -> list[ExpiryRow]:
+    """Every (account, due month) with points due or posted, from the ledger as written.
+
+    The expected expiry is the set-based FIFO (L(k) lots of lot months <= k, C(k) points consumed
+    up to the end of k's due month: S(k) = max(0, max over j <= k of L(j) - C(j)), due month
+    k + 18 expires S(k) - S(k - 1)), vectorised over accounts; the posted one is -Σ expire events
+    by month of occurred_at. Each injected fault must come back with its label and amounts, and
+    every other row must be ``ok``: the generator's FIFO posts exactly what the formula expects.
+    """
+    months, lag = calendar.months, EXPIRY_AFTER_MONTHS
+    month = calendar.month_of(points.occurred)
+    if len(month) and (month.min() < 0 or month.max() >= months):
+        raise TruthError("a ledger event occurred outside the data")
+    cell = points.account * months + month
+    is_expire = points.kind == EXPIRE
+
+    def per_cell(mask: np.ndarray, sign: int) -> np.ndarray:
+        total = np.bincount(cell[mask], weights=sign * points.amount[mask], minlength=accounts * months)
+        return np.round(total).astype(np.int64).reshape(accounts, months)
+
+    lots = per_cell(points.amount > 0, 1)
+    consumed = per_cell((points.amount < 0) & ~is_expire, -1)
+    posted = per_cell(is_expire, -1)
+    expected = np.zeros((accounts, months), dtype=np.int64)
+    lots_due = np.zeros((accounts, months), dtype=np.int64)  # points of the lot month due then
+    if months > lag:
+        unconsumed = np.cumsum(lots, axis=1)[:, : months - lag] - np.cumsum(consumed, axis=1)[:, lag:]
+        expired = np.maximum(np.maximum.accumulate(unconsumed, axis=1), 0)
+        expected[:, lag:] = np.diff(expired, axis=1, prepend=0)
+        lots_due[:, lag:] = lots[:, : months - lag]
+    status = np.select(
+        [posted == expected, posted < expected, expected > 0, lots_due > 0],
+        ["ok", "under_expired", "over_expired", "expired_but_spent"],
+        "expired_early",
+    )
+    planned = {(f.account, f.month): f for f in faults}
+    rows = []
+    for account, due in zip(*np.nonzero((expected != 0) | (posted != 0)), strict=True):
+        account, due = int(account), int(due)
+        row = ExpiryRow(account, due, str(status[account, due]), int(expected[account, due]), int(posted[account, due]))
+        fault = planned.pop((account, due), None)
+        if fault is None and row.status != "ok":
+            raise TruthError(
+                f"points account {account}, due month {calendar.label(due)}: the expiry job posted {row.posted}, "
+                f"the set-based FIFO expects {row.expected} ({row.status}) where no fault was injected"
+            )
+        if fault is not None and (row.status, row.expected, row.posted) != (fault.status, fault.expected, fault.posted):
+            raise TruthError(
+                f"points account {account}, due month {calendar.label(due)}: planned {fault.slot} "
+                f"(expected {fault.expected}, posted {fault.posted}), data says {row.status} "
+                f"(expected {row.expected}, posted {row.posted})"
+            )
+        rows.append(row)
+    if planned:
+        fault = next(iter(planned.values()))
+        raise TruthError(f"points account {fault.account}: the {fault.slot} fault left no expiry row")
+    return rows
+
+
+# --- order accruals ----------------------------------------------------------------------------
+def order_accruals(orders: Orders, accruals: Accruals, points: Movements) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(member order indexes, status per order, posted points per order) from the ledger as written."""
+    member = np.flatnonzero(orders.account >= 0)
+    linked = (points.order >= 0) & np.isin(points.kind, (EARN, REVERSE))
+    posted = np.bincount(points.order[linked], weights=points.amount[linked], minlength=orders.count)
+    posted = np.round(posted).astype(np.int64)
+    is_earn = linked & (points.kind == EARN)
+    earn_count = np.bincount(points.order[is_earn], minlength=orders.count)
+    final = orders.final
+    expected = accruals.expected
+    status = np.where(
+        final == PLACED,
+        np.where(earn_count > 0, "earn_on_open_order", "ok"),
+        np.where(
+            final != COMPLETED,
+            np.where(posted != 0, "unreversed_cancellation", "ok"),
+            np.where(
+                earn_count == 0,
+                "missing_earn",
+                np.where(earn_count > 1, "duplicate_earn", np.where(posted != expected, "amount_mismatch", "ok")),
+            ),
+        ),
+    ).astype(object)
+    planned = np.array(["ok"] + [PLAN_STATUS[code] for code in range(1, 7)], dtype=object)[accruals.plan]
+    wrong = np.flatnonzero((status != planned) & (orders.account >= 0))
+    if len(wrong):
+        k = int(wrong[0])
+        raise TruthError(f"order index {k}: planned {planned[k]}, data says {status[k]}")
+    return member, status, posted
+
+
+# --- tiers -------------------------------------------------------------------------------------
+def verify_tiers(calendar: Calendar, accruals: Accruals, points: Movements, accounts: int) -> None:
+    qualifying = np.isin(points.kind, (EARN, REVERSE))
+    for month in range(1, calendar.months + 1):
+        hi = calendar.starts[month]
+        window = qualifying & (points.occurred >= hi - QUALIFYING_WINDOW_DAYS * DAY) & (points.occurred < hi)
+        q = np.round(np.bincount(points.account[window], weights=points.amount[window], minlength=accounts)).astype(
+            np.int64
+        )
+        if not np.array_equal(q, accruals.qualifying[month]) or not np.array_equal(tier_codes(q), accruals.tier[month]):
+            raise TruthError(f"tiers of {calendar.label(month)} differ from the ledger as written")
+
+
+def tier_rows(calendar: Calendar, members: Members, accruals: Accruals) -> list[list[str]]:
+    rows = []
+    first = np.maximum(calendar.month_of(members.enrolled), 0)
+    labels = [calendar.label(m) + "-01" for m in range(calendar.months + 1)]
+    tier = accruals.tier.T.tolist()
+    qualifying = accruals.qualifying.T.tolist()
+    for account in range(members.count):
+        account_id = members.ids[account]
+        for month in range(int(first[account]), calendar.months + 1):
+            rows.append([account_id, labels[month], TIERS[tier[account][month]], qualifying[account][month]])
+    return rows
+
+
+def tier_movements(accruals: Accruals) -> dict[str, int]:
+    """How many member-months moved up or down a tier (for the summary)."""
+    tier = accruals.tier.astype(np.int64)
+    change = tier[1:] - tier[:-1]
+    return {
+        "upgrades": int((change > 0).sum()),
+        "downgrades": int((change < 0).sum()),
+        "members_upgraded": int((change > 0).any(axis=0).sum()),
+        "members_downgraded": int((change < 0).any(axis=0).sum()),
+    }
+
+
+# --- store eligibility -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StoreResult:
+    store: int
+    month: int
+    eligible: bool
+    reason: str
+
+
+def store_results(
+    calendar: Calendar, stores: Stores, orders: Orders, ops: StoreOps, targets: StoreTargets
+) -> list[StoreResult]:
+    months = calendar.months
+    cells = stores.count * months
+    sales = completed_sales(orders, stores, months)
+    flat = orders.store * months + orders.month
+    completed = np.bincount(flat[orders.final == COMPLETED], minlength=cells).reshape(stores.count, months)
+    returned = np.bincount(flat[orders.final == RETURNED], minlength=cells).reshape(stores.count, months)
+    ops_month = calendar.month_of(ops.day * DAY)
+    on_time_values: dict[tuple[int, int], list[int]] = {}
+    audits: dict[tuple[int, int], list[int]] = {}
+    for store, month, metric, value in zip(
+        ops.store.tolist(), ops_month.tolist(), ops.metric.tolist(), ops.value.tolist(), strict=True
+    ):
+        if metric == 0:
+            on_time_values.setdefault((store, month), []).append(value // 100)
+        elif metric == 2:
+            audits.setdefault((store, month), []).append(value)
+    columns = (targets.store.tolist(), targets.month.tolist(), targets.target.tolist())
+    target = {(s, m): t for s, m, t in zip(*columns, strict=True)}
+    results = []
+    for store in range(stores.count):
+        opened, closed = int(stores.opened_day[store]), int(stores.closed_day[store])
+        series: list[StoreMonth | None] = []
+        for month in range(months):
+            first, next_first = calendar.first_day(month), calendar.first_day(month + 1)
+            open_any = opened < next_first and (closed == NULL or closed > first)
+            if not open_any:
+                series.append(None)
+                continue
+            whole = opened <= first and (closed == NULL or closed >= next_first)
+            series.append(
+                StoreMonth(
+                    whole,
+                    int(sales[store, month]),
+                    target.get((store, month)),
+                    tuple(audits.get((store, month), ())),
+                    tuple(on_time_values.get((store, month), ())),
+                    int(completed[store, month]),
+                    int(returned[store, month]),
+                )
+            )
+        for month, outcome in enumerate(store_eligibility(series)):
+            if outcome is not None:
+                results.append(StoreResult(store, month, outcome[0], outcome[1]))
+    return results
+
+
+def eligibility_summary(results: list[StoreResult]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for result in results:
+        if result.reason.startswith("failed:"):
+            for rule in result.reason[len("failed:") :].split("+"):
+                counts[f"failed_{rule}"] = counts.get(f"failed_{rule}", 0) + 1
+            key = "failed_rules"
+        else:
+            key = result.reason
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
