@@ -1,6 +1,7 @@
 -- One row per member and month end, from the enrolment month to the month of the latest
--- ledger event: qualifying points (earn + reverse with occurred_at in the window of
--- qualifying_window_days ending at the month end, half-open) and the tier they give, which
+-- ledger event: qualifying points (earn events and the reverse events that reverse an earn,
+-- with occurred_at in the window of qualifying_window_days ending at the month end, half-open;
+-- a reversed redemption, expiry or correction neither earns nor un-earns) and the tier they give, which
 -- takes effect on the first day of the next month (docs/program.md#tiers; thresholds in
 -- seeds/program_tiers.csv, window in seeds/program_rules.csv, both effective-dated).
 
@@ -60,11 +61,15 @@ evaluations as (
 
 qualifying_events as (
     select
-        account_id,
-        points,
-        occurred_at
+        ledger_events.account_id,
+        ledger_events.points,
+        ledger_events.occurred_at
     from ledger_events
-    where event_type in ('earn', 'reverse')
+    left join ledger_events as reversed
+        on ledger_events.reverses_event_id = reversed.event_id
+    where
+        ledger_events.event_type = 'earn'
+        or (ledger_events.event_type = 'reverse' and reversed.event_type = 'earn')
 ),
 
 qualifying as (
