@@ -3,8 +3,10 @@
 -- (docs/program.md#earn, docs/program.md#accrual-status). Expected: completed orders earn
 -- floor(floor(net_amount) x points_per_unit
 -- x the tier multiplier in effect on the order date); every other state nets to 0.
--- Posted: earn and reverse events of the order (a reverse counts for the order of the event
--- it reverses when it names no order itself).
+-- Posted (net): the order's earn events plus the reverse events that reverse those earns,
+-- whatever order the reverse names; a reverse of anything else (a redemption at checkout, a
+-- correction) is not the order's accrual. An earn is unreversed while it and its reversals do
+-- not net to 0. Statuses on net posted points, first that fits (docs/program.md#accrual-status).
 
 with
 
@@ -29,28 +31,45 @@ tiers as (
     select * from {{ ref('program_tiers') }}
 ),
 
-order_events as (
+order_earns as (
     select
-        coalesce(ledger_events.order_id, reversed.order_id) as order_id,
-        ledger_events.event_type,
-        ledger_events.points
+        event_id as earn_event_id,
+        order_id,
+        points as earned_points
     from ledger_events
-    left join ledger_events as reversed
-        on ledger_events.reverses_event_id = reversed.event_id
-    where
-        ledger_events.event_type in ('earn', 'reverse')
-        and coalesce(ledger_events.order_id, reversed.order_id) is not null
+    where event_type = 'earn' and order_id is not null
+),
+
+earn_reversals as (
+    select
+        reverses_event_id as earn_event_id,
+        cast(count(*) as bigint) as reverse_events,
+        sum(points) as reversed_points
+    from ledger_events
+    where event_type = 'reverse' and reverses_event_id is not null
+    group by reverses_event_id
+),
+
+earns_netted as (
+    select
+        order_earns.order_id,
+        order_earns.earned_points,
+        coalesce(earn_reversals.reverse_events, 0) as reverse_events,
+        coalesce(earn_reversals.reversed_points, 0) as reversed_points,
+        order_earns.earned_points + coalesce(earn_reversals.reversed_points, 0) as net_points
+    from order_earns
+    left join earn_reversals
+        on order_earns.earn_event_id = earn_reversals.earn_event_id
 ),
 
 posted as (
     select
         order_id,
-        cast(sum(case when event_type = 'earn' then 1 else 0 end) as bigint) as earn_events,
-        cast(sum(case when event_type = 'reverse' then 1 else 0 end) as bigint) as reverse_events,
-        cast(sum(case when event_type = 'earn' then points else 0 end) as bigint) as earned_points,
-        cast(sum(case when event_type = 'reverse' then points else 0 end) as bigint) as reversed_points,
-        cast(sum(points) as bigint) as posted_points
-    from order_events
+        cast(count(*) as bigint) as earn_events,
+        cast(sum(reverse_events) as bigint) as reverse_events,
+        cast(sum(case when net_points <> 0 then 1 else 0 end) as bigint) as unreversed_earn_events,
+        cast(sum(net_points) as bigint) as posted_points
+    from earns_netted
     group by order_id
 ),
 
@@ -110,18 +129,21 @@ classified as (
         coalesce(posted.posted_points, 0) as posted_points,
         coalesce(posted.earn_events, 0) as earn_events,
         coalesce(posted.reverse_events, 0) as reverse_events,
+        coalesce(posted.unreversed_earn_events, 0) as unreversed_earn_events,
         case
-            when expected.order_status = 'completed' and coalesce(posted.earn_events, 0) = 0 then 'missing_earn'
-            when expected.order_status = 'completed' and posted.earn_events > 1 then 'duplicate_earn'
-            when expected.order_status = 'completed' and posted.posted_points <> expected.expected_points
-                then 'amount_mismatch'
-            when
-                expected.order_status in ('cancelled', 'returned')
-                and coalesce(posted.earn_events, 0) > 0
-                and posted.posted_points <> 0
-                then 'unreversed_cancellation'
-            when expected.order_status = 'placed' and coalesce(posted.earn_events, 0) > 0 and posted.posted_points <> 0
+            when expected.order_status = 'placed' and coalesce(posted.posted_points, 0) <> 0
                 then 'earn_on_open_order'
+            when expected.order_status in ('cancelled', 'returned') and coalesce(posted.posted_points, 0) <> 0
+                then 'unreversed_cancellation'
+            when
+                expected.order_status = 'completed'
+                and expected.expected_points > 0
+                and coalesce(posted.posted_points, 0) = 0
+                then 'missing_earn'
+            when expected.order_status = 'completed' and coalesce(posted.unreversed_earn_events, 0) > 1
+                then 'duplicate_earn'
+            when expected.order_status = 'completed' and coalesce(posted.posted_points, 0) <> expected.expected_points
+                then 'amount_mismatch'
             else 'ok'
         end as accrual_status
     from expected
@@ -137,11 +159,15 @@ final as (
             when 'missing_earn'
                 then
                     'Completed order should have earned ' || cast(classified.expected_points as {{ dbt.type_string() }})
-                    || ' points (' || classified.tier_on_order_date || ' tier on the order date); no earn was posted.'
+                    || ' points (' || classified.tier_on_order_date || ' tier on the order date); '
+                    || case
+                        when classified.earn_events = 0 then 'no earn was posted.'
+                        else 'its earn was reversed and not posted again.'
+                    end
             when 'duplicate_earn'
                 then
-                    cast(classified.earn_events as {{ dbt.type_string() }})
-                    || ' earn events were posted for one order ('
+                    cast(classified.unreversed_earn_events as {{ dbt.type_string() }})
+                    || ' unreversed earn events were posted for one order ('
                     || cast(classified.posted_points as {{ dbt.type_string() }}) || ' points against '
                     || cast(classified.expected_points as {{ dbt.type_string() }}) || ' expected).'
             when 'amount_mismatch'
