@@ -5,7 +5,9 @@
 -- with occurred_at up to the end of k's due month, the points expired up to that due month
 -- are S(k) = max(0, max over j <= k of L(j) - C(j)) — FIFO takes the oldest lots first, so
 -- everything of lot months <= k not consumed by then is gone — and due_month's expiry is
--- S(k) - S(k - 1).
+-- S(k) - S(k - 1). That holds while the used points are the oldest ones: an account with
+-- reinstated points (a reversed redemption puts them back into the lots it consumed) takes its
+-- expiry from the replay of its events (int_points_lots_replayed, basis expected) instead.
 
 with
 
@@ -20,6 +22,15 @@ program_rules as (
 
 ledger_events as (
     select * from {{ ref('stg_loyalty__ledger_events') }}
+),
+
+classified_events as (
+    select * from {{ ref('int_points_events_classified') }}
+),
+
+replayed_lots as (
+    select * from {{ ref('int_points_lots_replayed') }}
+    where basis = 'expected'
 ),
 
 horizon as (
@@ -56,8 +67,8 @@ consumption_by_month as (
         account_id,
         {{ month_start('occurred_at') }} as consumed_month,
         -sum(points) as consumed_points
-    from ledger_events
-    where points < 0 and event_type <> 'expire'
+    from classified_events
+    where expected_role = 'consume'
     group by account_id, {{ month_start('occurred_at') }}
 ),
 
@@ -127,7 +138,7 @@ expired_so_far as (
     from cumulated
 ),
 
-final as (
+set_based as (
     select
         account_id,
         due_month,
@@ -140,6 +151,49 @@ final as (
             as bigint
         ) as expected_expiry_points
     from expired_so_far
+),
+
+replayed_accounts as (
+    select distinct account_id
+    from classified_events
+    where expected_role = 'reinstate'
+),
+
+replayed_expiry as (
+    select
+        account_id,
+        outcome_month as due_month,
+        sum(points) as expired_points
+    from replayed_lots
+    where outcome = 'expired'
+    group by account_id, outcome_month
+),
+
+final as (
+    select
+        set_based.account_id,
+        set_based.due_month,
+        set_based.lots_through_lot_month,
+        set_based.consumed_through_due_month,
+        case
+            when replayed_accounts.account_id is null then set_based.expired_through_due_month
+            else cast(sum(coalesce(replayed_expiry.expired_points, 0)) over (
+                partition by set_based.account_id
+                order by set_based.due_month
+                rows between unbounded preceding and current row
+            ) as bigint)
+        end as expired_through_due_month,
+        case
+            when replayed_accounts.account_id is null then set_based.expected_expiry_points
+            else cast(coalesce(replayed_expiry.expired_points, 0) as bigint)
+        end as expected_expiry_points
+    from set_based
+    left join replayed_accounts
+        on set_based.account_id = replayed_accounts.account_id
+    left join replayed_expiry
+        on
+            set_based.account_id = replayed_expiry.account_id
+            and set_based.due_month = replayed_expiry.due_month
 )
 
 select * from final

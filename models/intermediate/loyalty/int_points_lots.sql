@@ -1,13 +1,16 @@
--- One row per points lot (lot_event_id): every event that adds points (earn, a positive
--- correction or reversal) is a lot, placed on its account's FIFO line by (occurred_at,
--- event_id). lot_start / lot_end are the lot's interval on the account's cumulative lot line:
--- FIFO consumption of U points in total has used exactly the part of each lot below U.
+-- One row per points lot (lot_event_id): every earn and positive correction is a lot (and a
+-- positive reverse whose reversed event the ledger does not hold; a reverse of a redemption
+-- puts its points back into the lots the redemption consumed instead, see
+-- int_points_lots_replayed), placed on its account's FIFO line by (occurred_at, event_id).
+-- lot_start / lot_end are the lot's interval on the account's cumulative lot line: FIFO
+-- consumption of U points in total has used exactly the part of each lot below U (on an
+-- account with no reinstated points).
 -- Points earned in month M are due to expire at the end of month M + expiry_after_months.
 
 with
 
 ledger_events as (
-    select * from {{ ref('stg_loyalty__ledger_events') }}
+    select * from {{ ref('int_points_events_classified') }}
 ),
 
 program_rules as (
@@ -24,7 +27,7 @@ lots as (
         occurred_at,
         {{ month_start('occurred_at') }} as lot_month
     from ledger_events
-    where points > 0
+    where ledger_role = 'lot'
 ),
 
 positioned as (

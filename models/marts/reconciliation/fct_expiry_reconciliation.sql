@@ -1,6 +1,8 @@
 -- One row per account and month in which points were due to expire or an expiry was posted
 -- (account_id, due_month): the FIFO expiry the warehouse recomputes (int_points_expiry_expected)
--- against the expire events the ledger holds for that month (by occurred_at). Expiry happens
+-- against the expire events the ledger holds for that month (by occurred_at), net of the
+-- reverse events that reverse them (a reversed expiry is withdrawn from the month it was
+-- posted in; the recomputed expiry ignores both). Expiry happens
 -- at the end of the month M + 18 for points earned in M, so the points expiring in due_month
 -- belong to lot month due_month - 18.
 
@@ -18,16 +20,41 @@ ledger_events as (
     select * from {{ ref('stg_loyalty__ledger_events') }}
 ),
 
-posted as (
+expire_events as (
     select
         account_id,
-        {{ month_start('occurred_at') }} as due_month,
-        cast(-sum(points) as bigint) as posted_expiry_points,
-        cast(count(*) as bigint) as expire_events,
-        min(event_id) as first_expire_event_id
+        event_id,
+        points,
+        {{ month_start('occurred_at') }} as posted_month
     from ledger_events
     where event_type = 'expire'
-    group by account_id, {{ month_start('occurred_at') }}
+),
+
+expire_reversals as (
+    select
+        ledger_events.reverses_event_id as event_id,
+        sum(ledger_events.points) as reversed_points
+    from ledger_events
+    inner join expire_events
+        on
+            ledger_events.reverses_event_id = expire_events.event_id
+            and ledger_events.account_id = expire_events.account_id
+    where ledger_events.event_type = 'reverse'
+    group by ledger_events.reverses_event_id
+),
+
+posted as (
+    select
+        expire_events.account_id,
+        expire_events.posted_month as due_month,
+        cast(-sum(expire_events.points + coalesce(expire_reversals.reversed_points, 0)) as bigint)
+            as posted_expiry_points,
+        cast(count(*) as bigint) as expire_events,
+        min(expire_events.event_id) as first_expire_event_id
+    from expire_events
+    left join expire_reversals
+        on expire_events.event_id = expire_reversals.event_id
+    group by expire_events.account_id, expire_events.posted_month
 ),
 
 lots_by_due_month as (

@@ -1,0 +1,387 @@
+-- One row per basis, lot and what became of its points (basis, lot_event_id, outcome,
+-- outcome_month), for the accounts whose FIFO lots cannot be read off a line: those with a
+-- reinstatement (a reverse of a redemption, negative correction or expiry puts the points back
+-- into the lots the reversed event consumed, so the used points are no longer the oldest ones).
+-- Every other account keeps the set-based line of int_points_lots (int_points_expiry_expected,
+-- fct_points_lots). Rules: docs/program.md#expiry.
+--
+-- The account's events are replayed one at a time (a recursive CTE, one step per event) on
+-- rows for each lot, each (lot, consuming event that is reversed later) hold and the account's
+-- debt:
+--   lot        the lot's points arrive (they pay a debt first);
+--   consume    takes the oldest points first, by lot (occurred_at, event_id); what the lots
+--              cannot give is debt, paid by the next points that arrive; the holds of a
+--              consuming event that is reversed later record what it took from each lot;
+--   reinstate  takes the points back from the reversed event's holds, newest lot first (a
+--              partial reversal leaves the redemption as if it had been for the smaller amount),
+--   reinstate_apply  puts them into those lots: they pay a debt first, and points the event
+--              never took from a lot (it overdrew the balance) go to the newest lot;
+--   month_end  (basis expected only) expires what is left of the lots due that month.
+-- Reinstated points keep their lot's due month; when it has passed, they are due at the end of
+-- the reversal's month. Bases (int_points_events_classified): `expected` is the program's own
+-- expiry, `ledger` is every removal the ledger holds (fct_points_lots).
+-- Outcomes: `expired` in outcome_month (expected: month ends while the account had events, then
+-- what is left at its due month) and `remaining` (ledger: what is left of the lot now).
+
+with recursive
+
+events as (
+    select * from {{ ref('int_points_events_classified') }}
+),
+
+lots as (
+    select * from {{ ref('int_points_lots') }}
+),
+
+event_roles as (
+    select
+        'expected' as basis,
+        account_id,
+        event_id,
+        occurred_at,
+        points,
+        expected_role as fifo_role,
+        reinstates_event_id
+    from events
+    union all
+    select
+        'ledger' as basis,
+        account_id,
+        event_id,
+        occurred_at,
+        points,
+        ledger_role as fifo_role,
+        reinstates_event_id
+    from events
+),
+
+replayed_accounts as (
+    select distinct
+        basis,
+        account_id
+    from event_roles
+    where fifo_role = 'reinstate'
+),
+
+account_events as (
+    select event_roles.*
+    from event_roles
+    inner join replayed_accounts
+        on
+            event_roles.basis = replayed_accounts.basis
+            and event_roles.account_id = replayed_accounts.account_id
+    where event_roles.fifo_role in ('lot', 'consume', 'reinstate')
+),
+
+month_end_ranges as (
+    -- the expected basis expires lots at each month end that has an event after it; later due
+    -- months are read off the final state
+    select
+        basis,
+        account_id,
+        {{ month_start('min(occurred_at)') }} as first_month,
+        cast({{ dbt.dateadd('month', -1, month_start('max(occurred_at)')) }} as date) as last_month
+    from account_events
+    where basis = 'expected'
+    group by basis, account_id
+),
+
+month_ends as (
+    {{ month_series('month_end_ranges', 'month_end_ranges.first_month', 'month_end_ranges.last_month') }}
+),
+
+steps_unordered as (
+    select
+        basis,
+        account_id,
+        event_id as step_event_id,
+        fifo_role as step_kind,
+        abs(points) as step_points,
+        reinstates_event_id as step_target_event_id,
+        occurred_at as sort_at,
+        1 as sort_class,
+        0 as sort_phase,
+        {{ month_start('occurred_at') }} as step_month
+    from account_events
+    union all
+    select
+        basis,
+        account_id,
+        event_id as step_event_id,
+        'reinstate_apply' as step_kind,
+        abs(points) as step_points,
+        reinstates_event_id as step_target_event_id,
+        occurred_at as sort_at,
+        1 as sort_class,
+        1 as sort_phase,
+        {{ month_start('occurred_at') }} as step_month
+    from account_events
+    where fifo_role = 'reinstate'
+    union all
+    select
+        basis,
+        account_id,
+        cast(null as {{ dbt.type_string() }}) as step_event_id,
+        'month_end' as step_kind,
+        0 as step_points,
+        cast(null as {{ dbt.type_string() }}) as step_target_event_id,
+        -- at the first instant of the next month, before any event of that instant
+        cast({{ dbt.dateadd('month', 1, 'month_start') }} as timestamp) as sort_at,
+        0 as sort_class,
+        0 as sort_phase,
+        month_start as step_month
+    from month_ends
+),
+
+steps as (
+    select
+        steps_unordered.*,
+        row_number() over (
+            partition by basis, account_id
+            order by sort_at, sort_class, step_event_id, sort_phase
+        ) as step_number
+    from steps_unordered
+),
+
+last_steps as (
+    select
+        basis,
+        account_id,
+        max(step_number) as last_step_number
+    from steps
+    group by basis, account_id
+),
+
+lot_slots as (
+    select
+        replayed_accounts.basis,
+        lots.account_id,
+        lots.lot_event_id,
+        lots.due_month,
+        row_number() over (
+            partition by replayed_accounts.basis, lots.account_id
+            order by lots.occurred_at, lots.lot_event_id
+        ) as lot_rank
+    from lots
+    inner join replayed_accounts
+        on lots.account_id = replayed_accounts.account_id
+),
+
+held_events as (
+    select distinct
+        basis,
+        account_id,
+        reinstates_event_id as held_for_event_id
+    from account_events
+    where fifo_role = 'reinstate'
+),
+
+start_rows as (
+    select
+        basis,
+        account_id,
+        'lot' as row_kind,
+        lot_event_id,
+        lot_rank,
+        due_month,
+        cast(null as {{ dbt.type_string() }}) as held_for_event_id
+    from lot_slots
+    union all
+    select
+        lot_slots.basis,
+        lot_slots.account_id,
+        'hold' as row_kind,
+        lot_slots.lot_event_id,
+        lot_slots.lot_rank,
+        lot_slots.due_month,
+        held_events.held_for_event_id
+    from lot_slots
+    inner join held_events
+        on
+            lot_slots.basis = held_events.basis
+            and lot_slots.account_id = held_events.account_id
+    union all
+    select
+        basis,
+        account_id,
+        'debt' as row_kind,
+        cast(null as {{ dbt.type_string() }}) as lot_event_id,
+        0 as lot_rank,
+        cast(null as date) as due_month,
+        cast(null as {{ dbt.type_string() }}) as held_for_event_id
+    from replayed_accounts
+),
+
+{#- Values of the previous step, read across the account's rows with window functions (the
+    recursive term is one select over the previous step: no aggregate, no subquery). -#}
+{%- set account = 'partition by replay.basis, replay.account_id' -%}
+{%- set lot_points = "case when replay.row_kind = 'lot' then replay.remaining_points else 0 end" -%}
+{%- set target_held = "case when replay.row_kind = 'hold' and replay.held_for_event_id = steps.step_target_event_id then replay.held_points else 0 end" -%}
+{%- set giving = "case when replay.row_kind = 'hold' then replay.giving_points else 0 end" -%}
+{%- set owed = "max(case when replay.row_kind = 'debt' then replay.owed_points else 0 end) over (" ~ account ~ ")" -%}
+{%- set excess = "max(case when replay.row_kind = 'debt' then replay.excess_points else 0 end) over (" ~ account ~ ")" -%}
+{%- set at_rank = "sum(" ~ lot_points ~ ") over (" ~ account ~ ", replay.lot_rank)" -%}
+{%- set before_rank = "(sum(" ~ lot_points ~ ") over (" ~ account ~ " order by replay.lot_rank range between unbounded preceding and current row) - " ~ at_rank ~ ")" -%}
+{%- set take = "least(" ~ at_rank ~ ", greatest(0, steps.step_points - " ~ before_rank ~ "))" -%}
+{%- set shortfall = "greatest(0, steps.step_points - sum(" ~ lot_points ~ ") over (" ~ account ~ "))" -%}
+{%- set newer_held = "(sum(" ~ target_held ~ ") over (" ~ account ~ " order by replay.lot_rank desc range between unbounded preceding and current row) - replay.held_points)" -%}
+{%- set give_at_rank = "sum(" ~ giving ~ ") over (" ~ account ~ ", replay.lot_rank)" -%}
+{%- set give_before_rank = "(sum(" ~ giving ~ ") over (" ~ account ~ " order by replay.lot_rank range between unbounded preceding and current row) - " ~ give_at_rank ~ ")" -%}
+{%- set give_total = "sum(" ~ giving ~ ") over (" ~ account ~ ")" -%}
+{%- set owed_after_give = "greatest(0, " ~ owed ~ " - " ~ give_total ~ ")" -%}
+{%- set excess_paid = "least(" ~ owed_after_give ~ ", " ~ excess ~ ")" -%}
+{%- set newest_arrived = "max(case when replay.row_kind = 'lot' and replay.is_arrived then replay.lot_rank end) over (" ~ account ~ ")" -%}
+{%- set received = "(" ~ give_at_rank ~ " - least(" ~ give_at_rank ~ ", greatest(0, " ~ owed ~ " - " ~ give_before_rank ~ ")) + case when replay.lot_rank = " ~ newest_arrived ~ " then " ~ excess ~ " - " ~ excess_paid ~ " else 0 end)" %}
+
+replay as (
+    select
+        basis,
+        account_id,
+        cast(0 as bigint) as step_number,
+        cast('start' as {{ dbt.type_string() }}) as step_kind,
+        cast(null as date) as step_month,
+        cast(row_kind as {{ dbt.type_string() }}) as row_kind,
+        cast(lot_event_id as {{ dbt.type_string() }}) as lot_event_id,
+        cast(lot_rank as bigint) as lot_rank,
+        cast(due_month as date) as due_month,
+        cast(held_for_event_id as {{ dbt.type_string() }}) as held_for_event_id,
+        cast(due_month as date) as effective_due_month,
+        false as is_arrived,
+        cast(0 as bigint) as remaining_points,
+        cast(0 as bigint) as held_points,
+        cast(0 as bigint) as giving_points,
+        cast(0 as bigint) as owed_points,
+        cast(0 as bigint) as excess_points,
+        cast(0 as bigint) as expired_points
+    from start_rows
+    union all
+    select
+        replay.basis,
+        replay.account_id,
+        cast(steps.step_number as bigint) as step_number,
+        cast(steps.step_kind as {{ dbt.type_string() }}) as step_kind,
+        cast(steps.step_month as date) as step_month,
+        replay.row_kind,
+        replay.lot_event_id,
+        replay.lot_rank,
+        replay.due_month,
+        replay.held_for_event_id,
+        cast(case
+            when
+                steps.step_kind = 'reinstate_apply' and replay.row_kind = 'lot'
+                and replay.due_month < steps.step_month and {{ received }} > 0
+                then steps.step_month
+            else replay.effective_due_month
+        end as date) as effective_due_month,
+        replay.is_arrived
+        or coalesce(steps.step_kind = 'lot' and replay.lot_event_id = steps.step_event_id, false) as is_arrived,
+        cast(case
+            when replay.row_kind <> 'lot' then 0
+            when steps.step_kind = 'lot' and replay.lot_event_id = steps.step_event_id
+                then replay.remaining_points + steps.step_points - least({{ owed }}, steps.step_points)
+            when steps.step_kind = 'consume' then replay.remaining_points - {{ take }}
+            when steps.step_kind = 'reinstate_apply' then replay.remaining_points + {{ received }}
+            when steps.step_kind = 'month_end' and replay.effective_due_month = steps.step_month then 0
+            else replay.remaining_points
+        end as bigint) as remaining_points,
+        cast(case
+            when replay.row_kind <> 'hold' then 0
+            when steps.step_kind = 'consume' and replay.held_for_event_id = steps.step_event_id
+                then replay.held_points + {{ take }}
+            when steps.step_kind = 'reinstate' and replay.held_for_event_id = steps.step_target_event_id
+                then replay.held_points - least(replay.held_points, greatest(0, steps.step_points - {{ newer_held }}))
+            else replay.held_points
+        end as bigint) as held_points,
+        cast(case
+            when
+                replay.row_kind = 'hold' and steps.step_kind = 'reinstate'
+                and replay.held_for_event_id = steps.step_target_event_id
+                then least(replay.held_points, greatest(0, steps.step_points - {{ newer_held }}))
+            else 0
+        end as bigint) as giving_points,
+        cast(case
+            when replay.row_kind <> 'debt' then 0
+            when steps.step_kind = 'lot' then {{ owed }} - least({{ owed }}, steps.step_points)
+            when steps.step_kind = 'consume' then {{ owed }} + {{ shortfall }}
+            when steps.step_kind = 'reinstate_apply' then {{ owed_after_give }} - {{ excess_paid }}
+            else {{ owed }}
+        end as bigint) as owed_points,
+        cast(case
+            when replay.row_kind = 'debt' and steps.step_kind = 'reinstate'
+                then greatest(0, steps.step_points - sum({{ target_held }}) over ({{ account }}))
+            else 0
+        end as bigint) as excess_points,
+        cast(case
+            when replay.row_kind = 'lot' and steps.step_kind = 'month_end' and replay.effective_due_month = steps.step_month
+                then replay.remaining_points
+            else 0
+        end as bigint) as expired_points
+    from replay
+    inner join steps
+        on
+            replay.basis = steps.basis
+            and replay.account_id = steps.account_id
+            and replay.step_number + 1 = steps.step_number
+),
+
+expired_at_month_ends as (
+    select
+        basis,
+        account_id,
+        lot_event_id,
+        'expired' as outcome,
+        step_month as outcome_month,
+        expired_points as points
+    from replay
+    where row_kind = 'lot' and step_kind = 'month_end' and expired_points > 0
+),
+
+final_state as (
+    select replay.*
+    from replay
+    inner join last_steps
+        on
+            replay.basis = last_steps.basis
+            and replay.account_id = last_steps.account_id
+            and replay.step_number = last_steps.last_step_number
+    where replay.row_kind = 'lot'
+),
+
+outcomes as (
+    select * from expired_at_month_ends
+    union all
+    -- expected: what is left after the last event expires at its due month
+    select
+        basis,
+        account_id,
+        lot_event_id,
+        'expired' as outcome,
+        effective_due_month as outcome_month,
+        remaining_points as points
+    from final_state
+    where basis = 'expected' and remaining_points > 0
+    union all
+    select
+        basis,
+        account_id,
+        lot_event_id,
+        'remaining' as outcome,
+        cast(null as date) as outcome_month,
+        remaining_points as points
+    from final_state
+    where basis = 'ledger'
+),
+
+final as (
+    select
+        cast(basis as {{ dbt.type_string() }}) as basis,
+        account_id,
+        lot_event_id,
+        cast(outcome as {{ dbt.type_string() }}) as outcome,
+        outcome_month,
+        cast(sum(points) as bigint) as points
+    from outcomes
+    group by basis, account_id, lot_event_id, outcome, outcome_month
+)
+
+select * from final
