@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tools.sample_data import expiry
+from tools.sample_data import expiry, reinstatements
 from tools.sample_data.config import DAY, HOUR, Calendar, Config, GenerationError, avoid_expiry_second, stream
 from tools.sample_data.expiry import ExpiryFault
 from tools.sample_data.ledger import (
@@ -27,9 +27,11 @@ from tools.sample_data.ledger import (
     K_CLAWBACK,
     K_FAULT_CORRECT,
     K_REDEEM,
+    K_REDEEM_R,
     K_STALE,
     K_STRADDLE,
     K_TWIN,
+    K_UNREDEEM,
     REVERSE,
     TXN_TYPES,
     W_FAULT_ADJUST,
@@ -266,6 +268,9 @@ def points_book(
         recorded = int(as_of[account]) + int(rng.integers(300, HOUR))
         extra.append((account, at, recorded, K_STRADDLE, int(rng.integers(10, 100)), 0))
         straddles.append(account)
+    free = eligible & ~np.isin(np.arange(n), clawbacks + straddles)
+    specials = reinstatements.plan(config, calendar, members, orders, accruals, free, as_of)
+    extra.extend(item for special in specials for item in special.items)
     items = points_items(config, calendar, members, orders, accruals, extra)
 
     base = (accruals.points.tolist(), accruals.kind.tolist(), accruals.order.tolist(), accruals.source.tolist())
@@ -281,14 +286,49 @@ def points_book(
     bounds = items.bounds.tolist()
     item_lists: list[list[tuple]] = []
     runs: list[AccountRun] = []
+
+    def without_special(account_items: list[tuple]) -> list[tuple]:
+        return [item for item in account_items if item[2] not in (K_REDEEM_R, K_UNREDEEM)]
+
+    # a past-due reinstatement needs the first lot month unspent until it is almost due: that
+    # member redeems nothing else
+    quiet = {special.account for special in specials if special.kind == "past_due"}
     for account in range(n):
         lo, hi = bounds[account], bounds[account + 1]
         account_items = list(zip(*(column[lo:hi] for column in columns), strict=True))
+        planned = [item for item in account_items if item[2] != K_REDEEM] if account in quiet else account_items
+        try:
+            run = run_points_account(planned, *base, windows[account])
+            account_items = planned
+        except Infeasible:
+            account_items = without_special(account_items)
+            run = run_points_account(account_items, *base, windows[account])
         item_lists.append(account_items)
-        runs.append(run_points_account(account_items, *base, windows[account]))
+        runs.append(run)
+    original_items = [
+        list(zip(*(column[lo:hi] for column in columns), strict=True))
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+    # keep the first candidates of each kind that carry it; replay the others without it
+    kept: dict[str, list[int]] = {kind: [] for kind in reinstatements.KINDS}
+    for special in specials:
+        account = special.account
+        room = len(kept[special.kind]) < reinstatements.wanted(special.kind, n, months)
+        if room and reinstatements.realised(special, runs[account], calendar, accruals):
+            kept[special.kind].append(account)
+        elif any(item[2] in (K_REDEEM_R, K_UNREDEEM) for item in item_lists[account]):
+            item_lists[account] = without_special(original_items[account])
+            runs[account] = run_points_account(item_lists[account], *base, windows[account])
+    for kind, accounts in kept.items():
+        if len(accounts) < reinstatements.wanted(kind, n, months):
+            raise GenerationError(
+                f"no account can carry the reversed redemption kind {kind}: use more --accounts or more --months"
+            )
+    reinstated = {account for accounts in kept.values() for account in accounts}
 
     book = BalanceBook("points", [(a, -1) for a in range(n)], runs)
     book.specials = {"clawback": [a for a in clawbacks if runs[a].went_negative], "straddle": straddles}
+    book.specials.update({f"reinstated/{kind}": accounts for kind, accounts in kept.items()})
     member_orders, cuts = member_orders_by_account(orders, n)
 
     def latest_order(account: int, before: int) -> int:
@@ -343,12 +383,12 @@ def points_book(
     candidates = [
         a
         for a in rng.permutation(np.flatnonzero(eligible)).tolist()
-        if a not in clawbacks and a not in straddles and runs[a].events
+        if a not in clawbacks and a not in straddles and a not in reinstated and runs[a].events
     ]
     place_faults(book, slots_for("points", n), candidates, attempt, need, as_of)
     add_no_movement_snapshots(book, members, as_of, rng)
     # expiry faults go on accounts with no other fault; their snapshots follow the ledger as written
-    taken = {t.account for t in book.truth} | set(clawbacks) | set(straddles)
+    taken = {t.account for t in book.truth} | set(clawbacks) | set(straddles) | reinstated
     clean = [a for a in np.flatnonzero(eligible).tolist() if a not in taken and runs[a].events]
 
     def without_redemptions(account: int) -> AccountRun:

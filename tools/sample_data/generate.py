@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.sample_data import badrows, balances, expiry, ledger, simulate, tables, truth
-from tools.sample_data.config import Calendar, Config, ConfigError, iso_date, stream
+from tools.sample_data import badrows, balances, expiry, ledger, reinstatements, simulate, tables, truth
+from tools.sample_data.config import NULL, Calendar, Config, ConfigError, iso_date, stream
 from tools.sample_data.program import EXPIRY_STATUSES, TIERS
 from tools.sample_data.writer import SCHEMAS, FilePlan, layout, write_file
 
@@ -274,7 +274,8 @@ def check_sign_rules(points: tables.Movements, wallet: tables.Movements) -> None
         "earn": (kind == ledger.EARN, amount > 0),
         "redeem": (kind == ledger.REDEEM, amount < 0),
         "expire": (kind == ledger.EXPIRE, amount < 0),
-        "reverse": (kind == ledger.REVERSE, amount < 0),
+        # a reversal of an earn takes points back, a reversal of a redemption gives them back
+        "reverse": (kind == ledger.REVERSE, np.where(points.reverses >= 0, amount > 0, amount < 0)),
         "correct": (kind == ledger.CORRECT, amount != 0),
     }
     for name, (which, ok) in rules.items():
@@ -383,6 +384,13 @@ def build_summary(world: World, landing: Landing, rows: dict[str, int], files: d
         "store_eligibility": truth.eligibility_summary(world.store_results),
         "expiry": expiry_summary(world),
         "clawback_accounts": [members.ids[a] for a in world.points_book.specials.get("clawback", [])],
+        "reinstated_accounts": {
+            kind: [members.ids[a] for a in world.points_book.specials.get(f"reinstated/{kind}", [])]
+            for kind in reinstatements.KINDS
+        },
+        "recompleted_orders": [
+            world.orders.ids()[k] for k in np.flatnonzero(world.orders.recompleted != NULL).tolist()
+        ],
         "recorded_after_as_of_accounts": {
             "points": [members.ids[a] for a in world.points_book.specials.get("straddle", [])],
             "wallet": [members.ids[a] for a in world.wallet_book.specials.get("straddle", [])],

@@ -24,6 +24,7 @@ from tools.sample_data.program import (
     QUALIFYING_WINDOW_DAYS,
     FifoLots,
     earn_points,
+    take_back,
     tier_codes,
 )
 from tools.sample_data.simulate import CANCELLED, COMPLETED, PLACED, RETURNED, Members, Orders
@@ -35,6 +36,7 @@ SRC_POS, SRC_WEB, SRC_APP, SRC_BACKOFFICE, SRC_EXPIRY = range(5)
 
 # order accrual plans
 ACC_NORMAL, ACC_MISSING, ACC_DUPLICATE, ACC_MISMATCH, ACC_NO_REVERSE, ACC_PARTIAL_REVERSE, ACC_OPEN_EARN = range(7)
+ACC_RECOMPLETED_MISSING = 7  # completed, cancelled (earn reversed), completed again: no new earn
 LATE_SHARE = 0.03
 
 
@@ -69,12 +71,18 @@ def choose_accrual_faults(config: Config, orders: Orders, end: int) -> np.ndarra
     rng = stream(config.seed, "accrual_faults")
     plan = np.zeros(orders.count, dtype=np.int8)
     member = orders.account >= 0
-    completed_final = member & (orders.final == COMPLETED)
+    again = orders.recompleted != NULL
+    # half the re-completed orders never earn again (missing_earn); the others earn again (ok)
+    used_accounts: set[int] = set()
+    for k in np.flatnonzero(member & again)[::2].tolist():
+        plan[k] = ACC_RECOMPLETED_MISSING
+        used_accounts.add(int(orders.account[k]))
+    used_accounts |= {int(a) for a in orders.account[member & again]}
+    completed_final = member & (orders.final == COMPLETED) & ~again
     # completed (so earned), then returned or cancelled
     earned_then_ended = member & (orders.completed != NULL) & np.isin(orders.final, (RETURNED, CANCELLED))
     open_final = member & (orders.final == PLACED) & (orders.ordered + 6 * HOUR < end)
     per_class = max(3, config.accounts // 400)
-    used_accounts: set[int] = set()
     for code, pool in (
         (ACC_MISSING, completed_final),
         (ACC_DUPLICATE, completed_final),
@@ -159,11 +167,16 @@ def post_accruals(config: Config, calendar: Calendar, members: Members, orders: 
         # a reversal is never recorded before the earn it reverses (no dip below zero while it is late)
         r_rec = np.minimum(np.maximum(record_lag(rng, len(r_occ), end, r_occ), e_rec[ended] + 1), end - 1)
         earn_base = filled + np.arange(len(ke))
+        # an order completed again after its cancellation earns again (unless it is the fault)
+        again = (orders.recompleted[ke] != NULL) & (pl != ACC_RECOMPLETED_MISSING)
+        a_occ = orders.recompleted[ke][again]
+        a_rec = np.minimum(np.maximum(record_lag(rng, len(a_occ), end, a_occ), r_rec[again[ended]] + 1), end - 1)
 
         blocks = (
             (ke, e_occ, e_rec, pe, EARN, np.full(len(ke), -1)),
             (ke[dup], d_occ, d_rec, pe[dup], EARN, np.full(len(d_occ), -1)),
             (ke[ended], r_occ, r_rec, r_pts, REVERSE, earn_base[ended]),
+            (ke[again], a_occ, a_rec, pe[again], EARN, np.full(len(a_occ), -1)),
         )
         for b_order, b_occ, b_rec, b_pts, b_kind, b_rev in blocks:
             size = len(b_order)
@@ -194,6 +207,9 @@ def post_accruals(config: Config, calendar: Calendar, members: Members, orders: 
 # --- the points timeline of one account ---------------------------------------------------
 # item kinds, in the order they are processed when two items share (occurred_at, recorded_at)
 K_BASE, K_REDEEM, K_CORRECT, K_CLAWBACK, K_STRADDLE, K_TWIN, K_FAULT_CORRECT, K_STALE, K_EXPIRE = range(9)
+K_REDEEM_R, K_UNREDEEM = 9, 10  # a redemption that is reversed later, and its reversal
+# K_REDEEM_R modes: how many points the redemption takes
+R_SHARE, R_FRONT_LOT, R_FIXED = range(3)
 REDEEM_CATALOG = (100, 200, 300, 500, 750, 1000, 1500, 2000, 2500, 5000)
 CORRECT_SIZES = (10, 20, 25, 50, 100, 150, 250, 500)
 
@@ -232,11 +248,17 @@ def run_points_account(
     K_BASE a=base index; K_REDEEM a=order or -1, b=uniform in millionths; K_CORRECT a=signed size;
     K_EXPIRE a=lot month to expire; K_CLAWBACK a=points kept back; K_STRADDLE a=points;
     K_TWIN a=points, b=seconds between the two copies; K_FAULT_CORRECT a=signed points;
-    K_STALE a=points redeemed. Base reverses are netted off "available" until they happen, so
-    ordinary redemptions never push the balance below zero; only K_CLAWBACK does, on purpose.
+    K_STALE a=points redeemed; K_REDEEM_R a=key, b=((order + 1) * 4 + mode) * 10**7 + parameter
+    (R_SHARE: a share of the balance in millionths, R_FRONT_LOT: the points left in the oldest lot
+    when it is of that lot month, R_FIXED: that many points); K_UNREDEEM a=key of the redemption,
+    b=the share reversed in millionths: its points go back to the lots the redemption took them
+    from (an event whose base field is -2 - the redemption's position in ``events``). Base
+    reverses are netted off "available" until they happen, so ordinary redemptions never push
+    the balance below zero; only K_CLAWBACK does, on purpose.
     """
     lots = FifoLots()
     events: list[tuple] = []
+    held: dict[int, tuple[int, list[tuple[int, int]]]] = {}  # K_REDEEM_R key -> (position, takes)
     pending_reversals = -sum(
         base_points[a] for _, _, kind, a, _, _ in items if kind == K_BASE and base_kind[a] == REVERSE
     )
@@ -268,7 +290,7 @@ def run_points_account(
                     run.went_negative = True
             events.append((occurred, recorded, base_kind[a], points, base_order[a], a, base_source[a]))
         elif kind == K_EXPIRE:
-            remaining = lots.expire(a)
+            remaining = lots.expire(month)
             if remaining > 0:
                 events.append((occurred, recorded, EXPIRE, -remaining, -1, -1, SRC_EXPIRY))
         elif kind == K_REDEEM:
@@ -318,6 +340,27 @@ def run_points_account(
                 raise Infeasible("balance too small for the last redemptions")
             lots.consume(a)
             events.append((occurred, recorded, REDEEM, -a, -1, -1, SRC_APP))
+        elif kind == K_REDEEM_R:
+            order, mode, parameter = b // 10**7 // 4 - 1, b // 10**7 % 4, b % 10**7
+            room = available(occurred)
+            if mode == R_SHARE:
+                points = largest_catalog(room * (0.3 + 0.7 * parameter / 1e6), REDEEM_CATALOG)
+            elif mode == R_FRONT_LOT:
+                front = lots.lots[0] if lots.lots else None
+                points = min(front[1], room) if front and front[0] == parameter and front[2] >= month else 0
+            else:
+                points = parameter if room >= parameter else 0
+            if not points:
+                raise Infeasible("nothing to redeem for a reversed redemption")
+            held[a] = (len(events), lots.consume(points))
+            events.append((occurred, recorded, REDEEM, -points, order, -1, SRC_POS if order >= 0 else SRC_APP))
+        elif kind == K_UNREDEEM:
+            position, takes = held[a]
+            redeemed = -events[position][3]
+            points = redeemed if b >= 1_000_000 else max(1, redeemed * b // 1_000_000)
+            held[a] = (position, take_back(takes, lots.reinstate(takes, points, month)))
+            events.append((occurred, recorded, REVERSE, points, events[position][4], -2 - position, SRC_BACKOFFICE))
+            run.info.setdefault("reinstated", []).append((a, points))
     if not window_seen:
         run.available_before_faults = available(fault_window)
     return run

@@ -8,7 +8,7 @@ Money is handled in integer cents and points in integers: no float ever decides 
 
 from __future__ import annotations
 
-from collections import deque
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -20,7 +20,7 @@ TIERS = ("member", "silver", "gold", "platinum")
 TIER_MIN_POINTS = (0, 1_000, 5_000, 15_000)
 TIER_MULTIPLIER_PERCENT = (100, 125, 150, 200)
 QUALIFYING_WINDOW_DAYS = 365
-QUALIFYING_EVENT_TYPES = ("earn", "reverse")
+QUALIFYING_EVENT_TYPES = ("earn", "reverse")  # a reverse only when it reverses an earn
 
 
 def tier_code(qualifying_points: int) -> int:
@@ -50,60 +50,134 @@ EXPIRY_AFTER_MONTHS = 18
 
 
 class FifoLots:
-    """Points lots by month, consumed oldest first; a shortfall is debt that later lots pay.
+    """Points lots by month, consumed oldest first; a shortfall is debt that later points pay.
 
-    ``add`` a positive event, ``consume`` a negative one that is not an expiry, and at the end of
-    month X call ``expire(X - EXPIRY_AFTER_MONTHS)`` to take what is left of that month's lots.
+    ``add`` a positive event, ``consume`` a negative one that is not an expiry (it returns what
+    it took from each lot month), ``reinstate`` the points of a reversed consumption back into
+    the lot months it took them from, and at the end of month X call ``expire(X)`` to take what
+    is left of the lots due then. A lot earned in month M is due at the end of M + 18;
+    reinstated points whose lot is past due are due at the end of the reversal's month.
     Events must be fed in (occurred_at, event_id) order.
     """
 
-    __slots__ = ("debt", "lots", "total")
+    __slots__ = ("debt", "last_month", "lots", "total")
 
     def __init__(self) -> None:
-        self.lots: deque[list[int]] = deque()  # [lot month, remaining points]
+        self.lots: list[list[int]] = []  # [lot month, remaining points, due month], by lot month
         self.debt = 0
         self.total = 0  # sum of remaining lots
+        self.last_month: int | None = None  # the newest lot month that arrived
 
     @property
     def balance(self) -> int:
         return self.total - self.debt
 
+    def _put(self, month: int, points: int, due: int) -> None:
+        lots = self.lots
+        index = bisect_left([lot[0] for lot in lots], month)
+        if index < len(lots) and lots[index][0] == month:
+            if lots[index][2] != due:
+                raise ValueError(f"lot month {month} is due in {lots[index][2]}, reinstated points in {due}")
+            lots[index][1] += points
+        else:
+            lots.insert(index, [month, points, due])
+        self.total += points
+
     def add(self, month: int, points: int) -> None:
+        self.last_month = month if self.last_month is None else max(self.last_month, month)
         if self.debt:
             paid = min(self.debt, points)
             self.debt -= paid
             points -= paid
         if points:
-            if self.lots and self.lots[-1][0] == month:
-                self.lots[-1][1] += points
-            else:
-                self.lots.append([month, points])
-            self.total += points
+            self._put(month, points, month + EXPIRY_AFTER_MONTHS)
 
-    def consume(self, points: int) -> None:
-        """Take ``points`` (> 0) from the oldest lots."""
+    def consume(self, points: int) -> list[tuple[int, int]]:
+        """Take ``points`` (> 0) from the oldest lots; returns (lot month, points taken), oldest first."""
         lots = self.lots
+        takes: list[tuple[int, int]] = []
         while points and lots:
             lot = lots[0]
-            if lot[1] > points:
-                lot[1] -= points
-                self.total -= points
-                return
-            points -= lot[1]
-            self.total -= lot[1]
-            lots.popleft()
+            take = min(lot[1], points)
+            takes.append((lot[0], take))
+            lot[1] -= take
+            self.total -= take
+            points -= take
+            if not lot[1]:
+                lots.pop(0)
         self.debt += points
+        return takes
 
-    def expire(self, lot_month: int) -> int:
-        """Remove and return what remains of ``lot_month``'s lots (0 when nothing is left)."""
+    def reinstate(self, takes: list[tuple[int, int]], points: int, month: int) -> list[tuple[int, int]]:
+        """Put ``points`` of a reversed consumption back into the lot months it took them from,
+        newest first (a partial reversal leaves the consumption as if it had been smaller), in
+        month ``month``. They pay a debt first (oldest first); points the consumption never took
+        from a lot go to the newest lot. Returns (lot month, points given back), oldest first,
+        for the caller to take off ``takes``."""
+        gives: list[tuple[int, int]] = []
+        rest = points
+        for lot_month, taken in reversed(takes):
+            give = min(taken, rest)
+            if give:
+                gives.append((lot_month, give))
+                rest -= give
+        gives.sort()
+        for lot_month, give in gives:
+            paid = min(self.debt, give)
+            self.debt -= paid
+            if give - paid:
+                self._put(lot_month, give - paid, max(lot_month + EXPIRY_AFTER_MONTHS, month))
+        if rest:
+            paid = min(self.debt, rest)
+            self.debt -= paid
+            if rest - paid and self.last_month is not None:
+                self._put(self.last_month, rest - paid, max(self.last_month + EXPIRY_AFTER_MONTHS, month))
+        return gives
+
+    def expire(self, due_month: int) -> int:
+        """Remove and return what remains of the lots due at the end of ``due_month``."""
         lots = self.lots
-        if lots and lots[0][0] < lot_month:
-            raise ValueError(f"lots of month {lots[0][0]} were never expired (a month end was skipped)")
-        if lots and lots[0][0] == lot_month:
-            remaining = lots.popleft()[1]
+        if any(lot[2] < due_month for lot in lots):
+            raise ValueError(f"lots due before month {due_month} were never expired (a month end was skipped)")
+        remaining = sum(lot[1] for lot in lots if lot[2] == due_month)
+        if remaining:
+            self.lots = [lot for lot in lots if lot[2] != due_month]
             self.total -= remaining
-            return remaining
-        return 0
+        return remaining
+
+
+def take_back(takes: list[tuple[int, int]], gives: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """What a consumption still holds of each lot month after ``gives`` were reinstated."""
+    given = dict(gives)
+    out = [(month, taken - given.get(month, 0)) for month, taken in takes]
+    return [(month, taken) for month, taken in out if taken]
+
+
+def replayed_expiries(events: Sequence[tuple[int, str, int, int, int]], months: int) -> list[int]:
+    """Points that should expire at the end of each month, replaying one account's events.
+
+    ``events`` are (month, role, points, event key, reinstated event key or -1) in
+    (occurred_at, event_id) order, role ``lot``, ``consume`` or ``reinstate`` (posted expiries
+    left out). Needed whenever points were reinstated: the set-based formula
+    (:func:`expected_expiries`) assumes the used points are always the oldest ones.
+    """
+    fifo = FifoLots()
+    held: dict[int, list[tuple[int, int]]] = {}
+    out = [0] * months
+    position = 0
+    for month_end in range(months):
+        while position < len(events) and events[position][0] <= month_end:
+            month, role, points, key, target = events[position]
+            if role == "lot":
+                fifo.add(month, points)
+            elif role == "consume":
+                held[key] = fifo.consume(-points)
+            else:
+                takes = held.get(target, [])
+                held[target] = take_back(takes, fifo.reinstate(takes, points, month))
+            position += 1
+        out[month_end] = fifo.expire(month_end)
+    return out
 
 
 def expected_expiries(lots: Sequence[int], consumed: Sequence[int]) -> list[int]:
@@ -231,16 +305,17 @@ ACCRUAL_STATUSES = (
 )
 
 
-def accrual_status(order_status: str, earns: Sequence[int], reverses: Sequence[int], expected: int) -> str:
-    """Status of a member order from its latest state and the earn/reverse points posted for it."""
-    posted = sum(earns) + sum(reverses)
+def accrual_status(order_status: str, earns: Sequence[int], expected: int) -> str:
+    """Status of a member order from its latest state and its earns, each net of its reversals
+    (posted = their sum; an earn is unreversed while its net is not 0), first that fits."""
+    posted = sum(earns)
     if order_status == "placed":
-        return "earn_on_open_order" if earns else "ok"
+        return "earn_on_open_order" if posted != 0 else "ok"
     if order_status in ("cancelled", "returned"):
         return "unreversed_cancellation" if posted != 0 else "ok"
-    if not earns:
+    if expected > 0 and posted == 0:
         return "missing_earn"
-    if len(earns) > 1:
+    if sum(1 for net in earns if net != 0) > 1:
         return "duplicate_earn"
     if posted != expected:
         return "amount_mismatch"

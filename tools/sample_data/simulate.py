@@ -166,6 +166,7 @@ class Orders:
     end_status: np.ndarray  # CANCELLED / RETURNED / PLACED(=none)
     final: np.ndarray  # latest status code
     month: np.ndarray  # month index of ordered_at
+    recompleted: np.ndarray  # completed again after a cancellation (NULL if not): final is completed
 
     @property
     def count(self) -> int:
@@ -249,6 +250,7 @@ def make_orders(config: Config, calendar: Calendar, stores: Stores, members: Mem
     late = completes & cancel_late & (late_cancel_time < end)
     end_status[late], ended[late] = CANCELLED, late_cancel_time[late]
     final = np.where(end_status != PLACED, end_status, np.where(completes, COMPLETED, PLACED)).astype(np.int8)
+    recompleted = recomplete(config, account, completed, end_status, ended, final, end)
     return Orders(
         account.astype(np.int64),
         store.astype(np.int64),
@@ -260,7 +262,39 @@ def make_orders(config: Config, calendar: Calendar, stores: Stores, members: Mem
         end_status,
         final,
         month.astype(np.int64),
+        recompleted,
     )
+
+
+RECOMPLETED_PER_ACCOUNTS = 75  # one re-completed member order per this many accounts (at least 4)
+
+
+def recomplete(
+    config: Config,
+    account: np.ndarray,
+    completed: np.ndarray,
+    end_status: np.ndarray,
+    ended: np.ndarray,
+    final: np.ndarray,
+    end: int,
+) -> np.ndarray:
+    """Completed member orders that are cancelled and completed again (one per account), changing
+    ``end_status``, ``ended`` and ``final`` in place; returns when each was completed again."""
+    rng = stream(config.seed, "recompleted_orders")
+    recompleted = np.full(len(account), NULL, dtype=np.int64)
+    pool = np.flatnonzero((account >= 0) & (final == COMPLETED) & (completed != NULL) & (completed < end - 10 * DAY))
+    wanted = max(4, config.accounts // RECOMPLETED_PER_ACCOUNTS)
+    seen: set[int] = set()
+    for k in rng.permutation(pool).tolist():
+        if int(account[k]) in seen:
+            continue
+        cancel_at = int(avoid_expiry_second(np.array([completed[k] + int(rng.integers(2 * HOUR, 3 * DAY))]))[0])
+        again_at = int(avoid_expiry_second(np.array([cancel_at + int(rng.integers(HOUR, 2 * DAY))]))[0])
+        end_status[k], ended[k], recompleted[k] = CANCELLED, cancel_at, again_at
+        seen.add(int(account[k]))
+        if len(seen) == wanted:
+            break
+    return recompleted
 
 
 # --- store operations and targets ---------------------------------------------------------

@@ -61,10 +61,15 @@ class Movements:
     order: np.ndarray
     base: np.ndarray
     source: np.ndarray
+    reverses: np.ndarray  # position of the redemption a reinstating reverse reverses, -1 otherwise
 
 
 def flatten(book: BalanceBook, prefix: str) -> Movements:
-    """Collect every run's events and number them by (recorded_at, account, currency, sequence)."""
+    """Collect every run's events and number them by (recorded_at, account, currency, sequence).
+
+    A reinstating reverse carries -2 - (its redemption's position in the run) as its base; it
+    becomes the redemption's position here.
+    """
     rows: list[tuple] = []
     holder_of: list[int] = []
     for holder, run in enumerate(book.runs):
@@ -77,11 +82,17 @@ def flatten(book: BalanceBook, prefix: str) -> Movements:
     holders = np.array(book.holders, dtype=np.int64).reshape(-1, 2)
     account, currency = holders[holder, 0], holders[holder, 1]
     order = np.lexsort((seq, currency, account, data[:, 1]))
-    data, account, currency = data[order], account[order], currency[order]
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))
+    reinstating = data[:, 5] <= -2
+    reverses = np.full(len(data), -1, dtype=np.int64)
+    reverses[reinstating] = position[first[reinstating] + (-2 - data[reinstating, 5])]
+    base = np.where(reinstating, -1, data[:, 5])
+    data, account, currency, base, reverses = data[order], account[order], currency[order], base[order], reverses[order]
     width = id_width(len(data) + 1000, 7)
     ids = objects(f"{prefix}{k + 1:0{width}d}" for k in range(len(data)))
     return Movements(
-        ids, account, currency, data[:, 0], data[:, 1], data[:, 2], data[:, 3], data[:, 4], data[:, 5], data[:, 6]
+        ids, account, currency, data[:, 0], data[:, 1], data[:, 2], data[:, 3], data[:, 4], base, data[:, 6], reverses
     )
 
 
@@ -92,6 +103,7 @@ def ledger_frame(points: Movements, accruals: Accruals, account_ids: np.ndarray,
     reverses = np.full(len(points.ids), -1, dtype=np.int64)
     is_reverse = has_base & (points.kind == REVERSE)
     reverses[is_reverse] = position_of_base[accruals.reverses[points.base[is_reverse]]]
+    reverses = np.where(points.reverses >= 0, points.reverses, reverses)
     return {
         "event_id": points.ids,
         "account_id": account_ids[points.account],
@@ -139,14 +151,21 @@ def stores_frame(stores: Stores) -> Frame:
 
 
 def orders_frame(orders: Orders, account_ids: np.ndarray, store_ids: np.ndarray, order_ids: np.ndarray) -> Frame:
-    """The change feed: a 'placed' row, then 'completed', then 'cancelled'/'returned' rows."""
+    """The change feed: a 'placed' row, then 'completed', then 'cancelled'/'returned' rows (and a
+    'completed' row again for an order completed again after its cancellation)."""
     k = np.arange(orders.count)
     done = orders.completed != NULL
     ended = orders.ended != NULL
-    index = np.concatenate([k, k[done], k[ended]])
-    updated = np.concatenate([orders.ordered, orders.completed[done], orders.ended[ended]])
+    again = orders.recompleted != NULL
+    index = np.concatenate([k, k[done], k[ended], k[again]])
+    updated = np.concatenate([orders.ordered, orders.completed[done], orders.ended[ended], orders.recompleted[again]])
     status = np.concatenate(
-        [np.full(orders.count, PLACED), np.full(int(done.sum()), COMPLETED), orders.end_status[ended]]
+        [
+            np.full(orders.count, PLACED),
+            np.full(int(done.sum()), COMPLETED),
+            orders.end_status[ended],
+            np.full(int(again.sum()), COMPLETED),
+        ]
     )
     order = np.lexsort((status, index, updated))
     index, updated, status = index[order], updated[order], status[order]

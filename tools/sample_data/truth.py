@@ -25,6 +25,7 @@ from tools.sample_data.ledger import (
     ACC_NO_REVERSE,
     ACC_OPEN_EARN,
     ACC_PARTIAL_REVERSE,
+    ACC_RECOMPLETED_MISSING,
     EARN,
     EVENT_TYPES,
     EXPIRE,
@@ -39,6 +40,7 @@ from tools.sample_data.program import (
     Movement,
     StoreMonth,
     reconcile,
+    replayed_expiries,
     store_eligibility,
     tier_codes,
 )
@@ -62,6 +64,7 @@ PLAN_STATUS = {
     ACC_NO_REVERSE: "unreversed_cancellation",
     ACC_PARTIAL_REVERSE: "unreversed_cancellation",
     ACC_OPEN_EARN: "earn_on_open_order",
+    ACC_RECOMPLETED_MISSING: "missing_earn",
 }
 
 
@@ -168,7 +171,8 @@ def expiry_rows(calendar: Calendar, points: Movements, accounts: int, faults: li
         total = np.bincount(cell[mask], weights=sign * points.amount[mask], minlength=accounts * months)
         return np.round(total).astype(np.int64).reshape(accounts, months)
 
-    lots = per_cell(points.amount > 0, 1)
+    reinstating = points.reverses >= 0  # back into the lots the redemption took: not a lot
+    lots = per_cell((points.amount > 0) & ~reinstating, 1)
     consumed = per_cell((points.amount < 0) & ~is_expire, -1)
     posted = per_cell(is_expire, -1)
     expected = np.zeros((accounts, months), dtype=np.int64)
@@ -178,6 +182,21 @@ def expiry_rows(calendar: Calendar, points: Movements, accounts: int, faults: li
         expired = np.maximum(np.maximum.accumulate(unconsumed, axis=1), 0)
         expected[:, lag:] = np.diff(expired, axis=1, prepend=0)
         lots_due[:, lag:] = lots[:, : months - lag]
+    # accounts with reinstated points: the used points are no longer the oldest, replay them
+    for account in np.unique(points.account[reinstating]).tolist():
+        mine = np.flatnonzero((points.account == account) & ~is_expire)
+        mine = mine[np.lexsort((points.ids[mine].astype(str), points.occurred[mine]))]
+        events = [
+            (
+                int(month[i]),
+                "reinstate" if reinstating[i] else ("lot" if points.amount[i] > 0 else "consume"),
+                int(points.amount[i]),
+                int(i),
+                int(points.reverses[i]),
+            )
+            for i in mine.tolist()
+        ]
+        expected[account] = replayed_expiries(events, months)
     status = np.select(
         [posted == expected, posted < expected, expected > 0, lots_due > 0],
         ["ok", "under_expired", "over_expired", "expired_but_spent"],
@@ -209,29 +228,43 @@ def expiry_rows(calendar: Calendar, points: Movements, accounts: int, faults: li
 
 # --- order accruals ----------------------------------------------------------------------------
 def order_accruals(orders: Orders, accruals: Accruals, points: Movements) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(member order indexes, status per order, posted points per order) from the ledger as written."""
+    """(member order indexes, status per order, posted points per order) from the ledger as written.
+
+    Posted points are net: an order's earns plus the reversals of those earns (a reversed
+    redemption that names the order is not an earn); an earn is unreversed while its net is not 0.
+    """
     member = np.flatnonzero(orders.account >= 0)
-    linked = (points.order >= 0) & np.isin(points.kind, (EARN, REVERSE))
-    posted = np.bincount(points.order[linked], weights=points.amount[linked], minlength=orders.count)
-    posted = np.round(posted).astype(np.int64)
-    is_earn = linked & (points.kind == EARN)
-    earn_count = np.bincount(points.order[is_earn], minlength=orders.count)
+    is_earn = (points.order >= 0) & (points.kind == EARN)
+    earn_reversal = (points.kind == REVERSE) & (points.base >= 0)
+    # each earn's net: the earn plus the reverses of it (reverses point at accrual base events)
+    net = {int(points.base[i]): int(points.amount[i]) for i in np.flatnonzero(is_earn)}
+    for i in np.flatnonzero(earn_reversal).tolist():
+        earn = int(accruals.reverses[points.base[i]])
+        net[earn] = net.get(earn, 0) + int(points.amount[i])
+    posted = np.zeros(orders.count, dtype=np.int64)
+    unreversed = np.zeros(orders.count, dtype=np.int64)
+    for earn, value in net.items():
+        order = int(accruals.order[earn])
+        posted[order] += value
+        unreversed[order] += value != 0
     final = orders.final
     expected = accruals.expected
     status = np.where(
         final == PLACED,
-        np.where(earn_count > 0, "earn_on_open_order", "ok"),
+        np.where(posted != 0, "earn_on_open_order", "ok"),
         np.where(
             final != COMPLETED,
             np.where(posted != 0, "unreversed_cancellation", "ok"),
             np.where(
-                earn_count == 0,
+                (expected > 0) & (posted == 0),
                 "missing_earn",
-                np.where(earn_count > 1, "duplicate_earn", np.where(posted != expected, "amount_mismatch", "ok")),
+                np.where(unreversed > 1, "duplicate_earn", np.where(posted != expected, "amount_mismatch", "ok")),
             ),
         ),
     ).astype(object)
-    planned = np.array(["ok"] + [PLAN_STATUS[code] for code in range(1, 7)], dtype=object)[accruals.plan]
+    planned = np.array(["ok"] + [PLAN_STATUS[code] for code in range(1, len(PLAN_STATUS) + 1)], dtype=object)[
+        accruals.plan
+    ]
     wrong = np.flatnonzero((status != planned) & (orders.account >= 0))
     if len(wrong):
         k = int(wrong[0])
@@ -241,7 +274,8 @@ def order_accruals(orders: Orders, accruals: Accruals, points: Movements) -> tup
 
 # --- tiers -------------------------------------------------------------------------------------
 def verify_tiers(calendar: Calendar, accruals: Accruals, points: Movements, accounts: int) -> None:
-    qualifying = np.isin(points.kind, (EARN, REVERSE))
+    # earns and the reverses of earns (base events); a reversed redemption does not qualify
+    qualifying = (points.kind == EARN) | ((points.kind == REVERSE) & (points.base >= 0))
     for month in range(1, calendar.months + 1):
         hi = calendar.starts[month]
         window = qualifying & (points.occurred >= hi - QUALIFYING_WINDOW_DAYS * DAY) & (points.occurred < hi)
