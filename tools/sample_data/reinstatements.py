@@ -157,6 +157,8 @@ def plan(
                     options.append((month, fits[0]))
         if not options:
             return None
+        smallest = min(points for _, points in options)  # the likeliest to fit in the balance
+        options = [option for option in options if option[1] == smallest]
         month, points = options[int(rng.integers(0, len(options)))]
         lo = max(int(starts[month]), int(members.enrolled[account]) + DAY)
         if lo >= int(starts[month + 1]) - 4 * DAY:
@@ -167,8 +169,9 @@ def plan(
         return _pair(account, "tier", redeem_at, reverse_at, b, 1_000_000)
 
     for kind in KINDS:
-        # the first lot month is often spent long before it is due: try more accounts for it
-        count = (12 if kind == "past_due" else 3) * wanted(kind, n, months)
+        # the first lot month is often spent long before it is due, and a balance may not hold the
+    # redemption a tier needs: try more accounts for those
+        count = {"past_due": 12, "tier": 8}.get(kind, 3) * wanted(kind, n, months)
         make = {"past_due": past_due, "tier": tier}.get(kind) or ordinary(kind)
         take(kind, count, make)
     return specials
