@@ -29,6 +29,7 @@ from tools.sample_data.program import (
     expected_expiries,
     expiry_status,
     reconcile,
+    replayed_expiries,
     store_eligibility,
 )
 
@@ -236,6 +237,14 @@ def test_every_fault_class_is_in_the_truth(generated: tuple[Path, Path]) -> None
     summary = json.loads((truth / "summary.json").read_text())
     assert summary["tier_changes"]["members_upgraded"] > 0 and summary["tier_changes"]["members_downgraded"] > 0
     assert len(summary["clawback_accounts"]) >= 1
+    reinstated = summary["reinstated_accounts"]
+    assert {kind: len(accounts) >= 1 for kind, accounts in reinstated.items()} == {
+        "reversal": True,
+        "partial": True,
+        "past_due": True,
+        "tier": True,
+    }
+    assert len(summary["recompleted_orders"]) >= 2
     for outcome in (
         "eligible",
         "failed_consistency",
@@ -551,11 +560,12 @@ def test_tiers_follow_the_ledger(generated: tuple[Path, Path], warehouse: tuple)
         ),
         qualifying as (
             select m.account_id, months.month,
-                   coalesce(sum(e.points) filter (where e.event_type in ('earn', 'reverse')
+                   coalesce(sum(e.points) filter (where (e.event_type = 'earn' or r.event_type = 'earn')
                        and e.occurred_at >= cast(months.month as timestamptz) - interval 365 days
                        and e.occurred_at < cast(months.month as timestamptz)), 0) as points
             from members as m cross join months
             left join ledger_events as e on e.account_id = m.account_id
+            left join ledger_events as r on e.event_type = 'reverse' and r.event_id = e.reverses_event_id
             group by all
         )
         select account_id, month,
@@ -583,12 +593,17 @@ def test_order_accruals_follow_the_orders_tiers_and_ledger(generated: tuple[Path
             select * from orders where account_id is not null
             qualify row_number() over (partition by order_id order by updated_at desc) = 1
         ),
+        earn_nets as (
+            select e.order_id, e.points + coalesce(sum(r.points), 0) as net
+            from ledger_events as e
+            left join ledger_events as r on r.event_type = 'reverse' and r.reverses_event_id = e.event_id
+            where e.event_type = 'earn' and e.order_id is not null
+            group by e.event_id, e.order_id, e.points
+        ),
         posted as (
-            select order_id, sum(points) as posted, list(points) filter (where event_type = 'earn') as earns,
-                   list(points) filter (where event_type = 'reverse') as reverses
-            from ledger_events where event_type in ('earn', 'reverse') and order_id is not null group by order_id
+            select order_id, sum(net) as posted, list(net) as earns from earn_nets group by order_id
         )
-        select l.order_id, l.status, coalesce(p.earns, []), coalesce(p.reverses, []), coalesce(p.posted, 0),
+        select l.order_id, l.status, coalesce(p.earns, []), coalesce(p.posted, 0),
                case when l.status = 'completed' then cast(floor(floor(l.net_amount) *
                     case t.tier when 'silver' then 1.25 when 'gold' then 1.5 when 'platinum' then 2 else 1 end)
                     as bigint) else 0 end as expected
@@ -598,8 +613,8 @@ def test_order_accruals_follow_the_orders_tiers_and_ledger(generated: tuple[Path
         left join posted as p using (order_id)
     """).fetchall()
     derived = {
-        order: (accrual_status(status, earns, reverses, expected), expected, posted)
-        for order, status, earns, reverses, posted, expected in rows
+        order: (accrual_status(status, earns, expected), expected, posted)
+        for order, status, earns, posted, expected in rows
     }
     expected = {
         r["order_id"]: (r["expected_status"], int(r["expected_points"]), int(r["posted_points"]))
@@ -608,13 +623,28 @@ def test_order_accruals_follow_the_orders_tiers_and_ledger(generated: tuple[Path
     assert derived == expected
 
 
+def summary_of(truth: Path) -> dict:
+    return json.loads((truth / "summary.json").read_text())
+
+
 def month_number(first_day: str) -> int:
     return int(first_day[:4]) * 12 + int(first_day[5:7])
 
 
+def put_lot(lots: list[list[int]], debt: int, lot_month: int, points: int, due: int) -> int:
+    """Points into a lot month (they pay a debt first); returns the debt left."""
+    paid = min(debt, points)
+    if points - paid:
+        lots.append([lot_month, points - paid, due])
+        lots.sort(key=lambda lot: lot[0])
+    return debt - paid
+
+
 def test_expiries_are_the_fifo_remainders(generated: tuple[Path, Path], warehouse: tuple) -> None:
-    """A plain FIFO replay: every month end posts what is left of the lots of 18 months before,
-    except at the injected faults, where the truth holds what was due and what was posted."""
+    """A plain FIFO replay: every month end posts what is left of the lots due then, except at
+    the injected faults, where the truth holds what was due and what was posted. A reverse of a
+    redemption puts its points back into the lots the redemption took, newest first; those of a
+    lot already past due are due at the end of the reversal's month."""
     con, _ = warehouse
     faults = {
         (r["account_id"], month_number(r["due_month"])): (int(r["expected_points"]), int(r["posted_points"]))
@@ -623,7 +653,7 @@ def test_expiries_are_the_fifo_remainders(generated: tuple[Path, Path], warehous
     }
     assert faults
     events = con.execute("""
-        select account_id, event_type, points, epoch(occurred_at)::bigint,
+        select account_id, event_type, points, event_id, reverses_event_id,
                (year(occurred_at) * 12 + month(occurred_at)) as month_number,
                last_day(occurred_at) = cast(occurred_at as date) and strftime(occurred_at, '%H:%M:%S') = '23:59:59'
         from ledger_events order by account_id, occurred_at, event_id
@@ -632,45 +662,55 @@ def test_expiries_are_the_fifo_remainders(generated: tuple[Path, Path], warehous
     by_account: dict[str, list] = defaultdict(list)
     for row in events:
         by_account[row[0]].append(row[1:])
-    expired = 0
+    expired = reinstated = 0
     checked: dict[tuple[str, int], tuple[int, int]] = {}  # (account, month) -> (remaining, posted)
     for account, rows in by_account.items():
-        lots: list[list[int]] = []  # a deliberately plain FIFO, unlike program.FifoLots
+        lots: list[list[int]] = []  # [lot month, points, due month]: a deliberately plain FIFO
         debt = 0
+        taken: dict[str, list[list[int]]] = {}  # what each redemption took: [lot month, points]
         postings: dict[int, int] = defaultdict(int)
-        for kind, points, _, month, _ in rows:
+        for kind, points, _, _, month, _ in rows:
             if kind == "expire":
                 postings[month] -= points
-        checked_until = rows[0][3] - 1
-        for kind, points, _, month, month_end in [*rows, ("end", 0, 0, last_month + 1, False)]:
+        checked_until = rows[0][4] - 1
+
+        for kind, points, event_id, reverses, month, month_end in [*rows, ("end", 0, "", None, last_month + 1, False)]:
             ends = list(range(checked_until + 1, month))  # month ends passed before this event
             if kind == "expire":
                 assert month_end
                 if month > checked_until:
                     ends.append(month)  # this month ends now: its expiry is posted at 23:59:59
             for boundary in ends:
-                remaining = sum(lot[1] for lot in lots if lot[0] == boundary - 18)
-                lots = [lot for lot in lots if lot[0] != boundary - 18]
+                remaining = sum(lot[1] for lot in lots if lot[2] == boundary)
+                lots[:] = [lot for lot in lots if lot[2] != boundary]
                 checked[(account, boundary)] = (remaining, postings.get(boundary, 0))
                 expired += remaining
             checked_until = max([checked_until, *ends])
             if kind in ("expire", "end"):
                 continue
-            if points > 0:
-                paid = min(debt, points)
-                debt -= paid
-                if points - paid:
-                    lots.append([month, points - paid])
+            if points > 0 and reverses in taken:
+                reinstated += points
+                for part in reversed(taken[reverses]):  # newest lot first
+                    give = min(part[1], points)
+                    part[1] -= give
+                    points -= give
+                    if give:
+                        debt = put_lot(lots, debt, part[0], give, max(part[0] + 18, month))
+                assert points == 0, "a reversal gives back more than its redemption took"
+            elif points > 0:
+                debt = put_lot(lots, debt, month, points, month + 18)
             else:
-                need = -points
+                need, took = -points, []
                 while need and lots:
                     take = min(need, lots[0][1])
+                    took.append([lots[0][0], take])
                     lots[0][1] -= take
                     need -= take
                     if not lots[0][1]:
                         lots.pop(0)
                 debt += need
-    assert expired > 0
+                taken[event_id] = took
+    assert expired > 0 and reinstated > 0
     for key, value in faults.items():
         assert checked[key] == value, key
     wrong = {key: value for key, value in checked.items() if value[0] != value[1] and key not in faults}
@@ -704,16 +744,24 @@ def test_every_expiry_status_is_in_the_truth(generated: tuple[Path, Path]) -> No
 
 
 def test_expiry_truth_is_the_set_based_fifo(generated: tuple[Path, Path], warehouse: tuple) -> None:
-    """The warehouse's definition, written again in SQL from the landing rows: lots are events
-    with points > 0 (lot month = month of occurred_at), consumption the other negative events
-    than expire; S(k) = max(0, max over j <= k of L(j) - C(j)) with C up to the end of k + 18;
-    due month k + 18 expects S(k) - S(k - 1) against -Σ expire events of that month."""
+    """The warehouse's set-based definition, written again in SQL from the landing rows: lots
+    are events with points > 0 (lot month = month of occurred_at), consumption the other negative
+    events than expire; S(k) = max(0, max over j <= k of L(j) - C(j)) with C up to the end of
+    k + 18; due month k + 18 expects S(k) - S(k - 1) against -Σ expire events of that month.
+    It holds for every account without reinstated points (a reverse of a redemption puts them
+    back into old lots: the FIFO replay above checks those)."""
     _, truth = generated
     con, _ = warehouse
     rows = con.execute("""
-        with events as (
+        with reinstated as (
+            select distinct e.account_id from ledger_events as e
+            join ledger_events as r on r.event_id = e.reverses_event_id
+            where e.event_type = 'reverse' and e.points > 0
+        ),
+        events as (
             select account_id, event_type, points, cast(date_trunc('month', occurred_at) as date) as month
             from ledger_events
+            where account_id not in (select account_id from reinstated)
         ),
         last_month as (select max(month) as last_month from events),
         lot_months as (
@@ -768,9 +816,12 @@ def test_expiry_truth_is_the_set_based_fifo(generated: tuple[Path, Path], wareho
         (account, due): (expiry_status(int(expected), int(posted), int(lots)), int(expected), int(posted))
         for account, due, expected, posted, lots in rows
     }
+    reinstated = {account for accounts in summary_of(truth)["reinstated_accounts"].values() for account in accounts}
+    assert reinstated
     truth_rows = {
         (r["account_id"], r["due_month"]): (r["expected_status"], int(r["expected_points"]), int(r["posted_points"]))
         for r in read_truth(truth, "expiry.csv")
+        if r["account_id"] not in reinstated
     }
     assert len(derived) == len(rows)
     assert derived == truth_rows
@@ -879,12 +930,30 @@ def test_fifo_lots_pay_debt_first_and_expire_the_oldest() -> None:
     lots = FifoLots()
     lots.add(0, 100)
     lots.add(1, 50)
-    lots.consume(120)  # all of month 0 and 20 of month 1
-    assert lots.expire(0) == 0
+    assert lots.consume(120) == [(0, 100), (1, 20)]  # all of month 0 and 20 of month 1
+    assert lots.expire(18) == 0
     lots.consume(100)  # 30 left in month 1: 70 of debt
     assert lots.balance == -70
     lots.add(2, 100)  # pays the debt first
-    assert lots.expire(1) == 0 and lots.expire(2) == 30
+    assert lots.expire(19) == 0 and lots.expire(20) == 30
+
+
+def test_fifo_lots_reinstate_into_the_lots_taken() -> None:
+    lots = FifoLots()
+    lots.add(0, 100)
+    lots.add(1, 100)
+    takes = lots.consume(150)
+    assert takes == [(0, 100), (1, 50)]
+    lots.consume(30)  # month 1's next 30
+    assert lots.reinstate(takes, 60, 3) == [(0, 10), (1, 50)]  # newest lot first
+    assert lots.lots == [[0, 10, 18], [1, 70, 19]]
+    # past due: points of month 0 reinstated in month 19 are due at its end
+    late = FifoLots()
+    late.add(0, 100)
+    taken = late.consume(100)
+    assert late.expire(18) == 0
+    late.reinstate(taken, 100, 19)
+    assert late.expire(19) == 100
 
 
 def test_the_set_based_expiry_is_the_fifo() -> None:
@@ -902,8 +971,13 @@ def test_the_set_based_expiry_is_the_fifo() -> None:
                 fifo.add(month, lots[month])
                 fifo.consume(consumed[month])
             if month >= 18:
-                posted[month] = fifo.expire(month - 18)
+                posted[month] = fifo.expire(month)
         assert expected_expiries(lots, consumed) == posted, (lots, consumed)
+        events = [
+            (month, "lot" if points > 0 else "consume", points, key, -1)
+            for key, (month, points) in enumerate((m, p) for m in range(months) for p in (lots[m], -consumed[m]) if p)
+        ]
+        assert replayed_expiries(events, months) == expected_expiries(lots, consumed)
 
 
 def test_expiry_status_reads_expected_then_lots() -> None:
@@ -937,16 +1011,21 @@ def test_reconcile_precedence_and_boundaries() -> None:
 
 
 def test_accrual_status_reads_the_latest_state_first() -> None:
-    assert accrual_status("placed", [], [], 0) == "ok"
-    assert accrual_status("placed", [40], [], 0) == "earn_on_open_order"
-    assert accrual_status("returned", [40], [-40], 0) == "ok"
-    assert accrual_status("returned", [40], [-20], 0) == "unreversed_cancellation"
-    assert accrual_status("cancelled", [40], [], 0) == "unreversed_cancellation"
-    assert accrual_status("cancelled", [], [], 0) == "ok"
-    assert accrual_status("completed", [], [], 40) == "missing_earn"
-    assert accrual_status("completed", [40, 40], [], 40) == "duplicate_earn"
-    assert accrual_status("completed", [41], [], 40) == "amount_mismatch"
-    assert accrual_status("completed", [40], [], 40) == "ok"
+    # each earn is given net of its reversals
+    assert accrual_status("placed", [], 0) == "ok"
+    assert accrual_status("placed", [40], 0) == "earn_on_open_order"
+    assert accrual_status("placed", [0], 0) == "ok"  # earned and reversed
+    assert accrual_status("returned", [0], 0) == "ok"
+    assert accrual_status("returned", [20], 0) == "unreversed_cancellation"
+    assert accrual_status("cancelled", [40], 0) == "unreversed_cancellation"
+    assert accrual_status("cancelled", [], 0) == "ok"
+    assert accrual_status("completed", [], 40) == "missing_earn"
+    assert accrual_status("completed", [0], 40) == "missing_earn"  # completed again, earn reversed
+    assert accrual_status("completed", [], 0) == "ok"  # nothing to earn
+    assert accrual_status("completed", [40, 40], 40) == "duplicate_earn"
+    assert accrual_status("completed", [0, 40], 40) == "ok"  # reversed and posted again
+    assert accrual_status("completed", [41], 40) == "amount_mismatch"
+    assert accrual_status("completed", [40], 40) == "ok"
 
 
 def test_store_eligibility_needs_two_good_months_of_the_last_three() -> None:

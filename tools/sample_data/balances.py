@@ -27,11 +27,9 @@ from tools.sample_data.ledger import (
     K_CLAWBACK,
     K_FAULT_CORRECT,
     K_REDEEM,
-    K_REDEEM_R,
     K_STALE,
     K_STRADDLE,
     K_TWIN,
-    K_UNREDEEM,
     REVERSE,
     TXN_TYPES,
     W_FAULT_ADJUST,
@@ -268,9 +266,6 @@ def points_book(
         recorded = int(as_of[account]) + int(rng.integers(300, HOUR))
         extra.append((account, at, recorded, K_STRADDLE, int(rng.integers(10, 100)), 0))
         straddles.append(account)
-    free = eligible & ~np.isin(np.arange(n), clawbacks + straddles)
-    specials = reinstatements.plan(config, calendar, members, orders, accruals, free, as_of)
-    extra.extend(item for special in specials for item in special.items)
     items = points_items(config, calendar, members, orders, accruals, extra)
 
     base = (accruals.points.tolist(), accruals.kind.tolist(), accruals.order.tolist(), accruals.source.tolist())
@@ -287,40 +282,35 @@ def points_book(
     item_lists: list[list[tuple]] = []
     runs: list[AccountRun] = []
 
-    def without_special(account_items: list[tuple]) -> list[tuple]:
-        return [item for item in account_items if item[2] not in (K_REDEEM_R, K_UNREDEEM)]
-
-    # a past-due reinstatement needs the first lot month unspent until it is almost due: that
-    # member redeems nothing else
-    quiet = {special.account for special in specials if special.kind == "past_due"}
     for account in range(n):
         lo, hi = bounds[account], bounds[account + 1]
         account_items = list(zip(*(column[lo:hi] for column in columns), strict=True))
-        planned = [item for item in account_items if item[2] != K_REDEEM] if account in quiet else account_items
-        try:
-            run = run_points_account(planned, *base, windows[account])
-            account_items = planned
-        except Infeasible:
-            account_items = without_special(account_items)
-            run = run_points_account(account_items, *base, windows[account])
         item_lists.append(account_items)
-        runs.append(run)
-    original_items = [
-        list(zip(*(column[lo:hi] for column in columns), strict=True))
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
-    ]
-    # keep the first candidates of each kind that carry it; replay the others without it
+        runs.append(run_points_account(account_items, *base, windows[account]))
+    # reversed redemptions: the first candidates (accounts with no other fault) that carry each kind
+    planner = reinstatements.Planner(config, calendar, members, orders, accruals, as_of)
+    pool = [int(a) for a in planner.rng.permutation(np.flatnonzero(eligible)) if a not in clawbacks + straddles]
     kept: dict[str, list[int]] = {kind: [] for kind in reinstatements.KINDS}
-    for special in specials:
-        account = special.account
-        room = len(kept[special.kind]) < reinstatements.wanted(special.kind, n, months)
-        if room and reinstatements.realised(special, runs[account], calendar, accruals):
-            kept[special.kind].append(account)
-        elif any(item[2] in (K_REDEEM_R, K_UNREDEEM) for item in item_lists[account]):
-            item_lists[account] = without_special(original_items[account])
-            runs[account] = run_points_account(item_lists[account], *base, windows[account])
-    for kind, accounts in kept.items():
-        if len(accounts) < reinstatements.wanted(kind, n, months):
+    for kind in reinstatements.KINDS:
+        for account in pool:
+            if len(kept[kind]) == reinstatements.wanted(kind, n, months):
+                break
+            special = planner.special(kind, account) if runs[account].events else None
+            if special is None or any(account in accounts for accounts in kept.values()):
+                continue
+            extra_items = [(*item[1:], int(calendar.month_of(item[1]))) for item in special.items]
+            account_items = item_lists[account]
+            if kind == "past_due":  # the first lot month must stay unspent until it is almost due
+                account_items = [item for item in account_items if item[2] != K_REDEEM]
+            account_items = sorted(account_items + extra_items)
+            try:
+                run = run_points_account(account_items, *base, windows[account])
+            except Infeasible:
+                continue
+            if reinstatements.realised(special, run, calendar, accruals):
+                item_lists[account], runs[account] = account_items, run
+                kept[kind].append(account)
+        if len(kept[kind]) < reinstatements.wanted(kind, n, months):
             raise GenerationError(
                 f"no account can carry the reversed redemption kind {kind}: use more --accounts or more --months"
             )

@@ -1,7 +1,7 @@
 """Reversed redemptions: points reinstated into the lots the redemption consumed.
 
-Each kind is planned on accounts with no other fault (more candidates than needed; the first
-that carry it are kept, the others are replayed without it):
+Each kind goes on accounts with no other fault: candidates are drawn account by account (in a
+seeded order) and replayed, and the first that carry the kind are kept:
 
 * ``reversal``: a redemption reversed in full one to six weeks later, half of them at checkout
   (the redemption and its reversal name an order, which must not count as the order's earn);
@@ -78,60 +78,51 @@ def _pair(account: int, kind: str, redeem_at: int, reverse_at: int, b: int, shar
     )
 
 
-def plan(
-    config: Config,
-    calendar: Calendar,
-    members: Members,
-    orders: Orders,
-    accruals: Accruals,
-    eligible: np.ndarray,
-    as_of: np.ndarray,
-) -> list[Special]:
-    """Candidates for every kind (about three per wanted one), each on its own account."""
-    rng = stream(config.seed, "reinstatements")
-    months, n = calendar.months, members.count
-    starts = calendar.starts
-    pool = [int(a) for a in rng.permutation(np.flatnonzero(eligible))]
-    used: set[int] = set()
-    specials: list[Special] = []
-    member = np.flatnonzero(orders.account >= 0)
+class Planner:
+    """Draws one candidate of a kind for an account (or None when it cannot have one); the
+    caller replays the account with it and keeps the first candidates that carry it."""
 
-    def latest_order(account: int, before: int) -> int:
+    def __init__(
+        self,
+        config: Config,
+        calendar: Calendar,
+        members: Members,
+        orders: Orders,
+        accruals: Accruals,
+        as_of: np.ndarray,
+    ) -> None:
+        self.rng = stream(config.seed, "reinstatements")
+        self.calendar, self.members, self.orders, self.accruals, self.as_of = calendar, members, orders, accruals, as_of
+        self.member_orders = np.flatnonzero(orders.account >= 0)
+
+    def special(self, kind: str, account: int) -> Special | None:
+        make = {"past_due": self._past_due, "tier": self._tier}.get(kind, self._ordinary)
+        return make(kind, account)
+
+    def _latest_order(self, account: int, before: int) -> int:
+        orders, member = self.orders, self.member_orders
         mine = member[(orders.account[member] == account) & (orders.ordered[member] < before)]
         return int(mine[-1]) if len(mine) else -1
 
-    def take(kind: str, count: int, make) -> None:
-        for account in pool:
-            if count <= 0:
-                return
-            if account in used:
-                continue
-            special = make(account)
-            if special is not None:
-                specials.append(special)
-                used.add(account)
-                count -= 1
+    def _ordinary(self, kind: str, account: int) -> Special | None:
+        rng, starts, months = self.rng, self.calendar.starts, self.calendar.months
+        month = int(rng.integers(1, max(2, months - 2)))
+        lo = max(int(starts[month]), int(self.members.enrolled[account]) + DAY)
+        if lo >= int(starts[month + 1]) - DAY:
+            return None
+        redeem_at = _at(rng, lo, int(starts[month + 1]) - DAY)
+        reverse_at = _at(rng, redeem_at + DAY, redeem_at + 42 * DAY)
+        if reverse_at >= int(self.as_of[account]) - 3 * DAY:
+            return None
+        order = self._latest_order(account, redeem_at) if rng.random() < 0.5 else -1
+        parameter = int(rng.integers(0, 1_000_000))
+        b = ((order + 1) * 4 + R_SHARE) * 10**7 + parameter
+        share = 1_000_000 if kind == "reversal" else int(rng.integers(200_000, 800_000))
+        return _pair(account, kind, redeem_at, reverse_at, b, share)
 
-    def ordinary(kind: str):
-        def make(account: int) -> Special | None:
-            month = int(rng.integers(1, max(2, months - 2)))
-            lo = max(int(starts[month]), int(members.enrolled[account]) + DAY)
-            if lo >= int(starts[month + 1]) - DAY:
-                return None
-            redeem_at = _at(rng, lo, int(starts[month + 1]) - DAY)
-            reverse_at = _at(rng, redeem_at + DAY, redeem_at + 42 * DAY)
-            if reverse_at >= int(as_of[account]) - 3 * DAY:
-                return None
-            order = latest_order(account, redeem_at) if rng.random() < 0.5 else -1
-            parameter = int(rng.integers(0, 1_000_000))
-            b = ((order + 1) * 4 + R_SHARE) * 10**7 + parameter
-            share = 1_000_000 if kind == "reversal" else int(rng.integers(200_000, 800_000))
-            return _pair(account, kind, redeem_at, reverse_at, b, share)
-
-        return make
-
-    def past_due(account: int) -> Special | None:
+    def _past_due(self, kind: str, account: int) -> Special | None:
         # reversed in the month after the lot was due, before the last month when there is room
+        rng, starts, months = self.rng, self.calendar.starts, self.calendar.months
         lot_month = int(rng.integers(0, max(0, months - EXPIRY_AFTER_MONTHS - 3) + 1))
         due = lot_month + EXPIRY_AFTER_MONTHS
         reverse_month = due + 1
@@ -140,16 +131,17 @@ def plan(
         redeem_month = due - int(rng.integers(0, 3))
         redeem_at = _at(rng, int(starts[redeem_month]), int(starts[redeem_month + 1]) - DAY)
         reverse_at = _at(rng, int(starts[reverse_month]), int(starts[reverse_month]) + 15 * DAY)
-        if reverse_at >= int(as_of[account]) - 3 * DAY:
+        if reverse_at >= int(self.as_of[account]) - 3 * DAY:
             return None
         b = (0 * 4 + R_FRONT_LOT) * 10**7 + lot_month
-        return _pair(account, "past_due", redeem_at, reverse_at, b, 1_000_000)
+        return _pair(account, kind, redeem_at, reverse_at, b, 1_000_000)
 
-    def tier(account: int) -> Special | None:
+    def _tier(self, kind: str, account: int) -> Special | None:
         # a month end whose qualifying points miss a threshold by at most a catalog redemption
+        rng, starts, months = self.rng, self.calendar.starts, self.calendar.months
         options = []
         for month in range(1, months - 1):
-            q = int(accruals.qualifying[month + 1, account])
+            q = int(self.accruals.qualifying[month + 1, account])
             for threshold in TIER_MIN_POINTS[1:]:
                 missing = threshold - q
                 fits = [value for value in REDEEM_CATALOG if missing <= value <= 1_000]
@@ -160,21 +152,13 @@ def plan(
         smallest = min(points for _, points in options)  # the likeliest to fit in the balance
         options = [option for option in options if option[1] == smallest]
         month, points = options[int(rng.integers(0, len(options)))]
-        lo = max(int(starts[month]), int(members.enrolled[account]) + DAY)
+        lo = max(int(starts[month]), int(self.members.enrolled[account]) + DAY)
         if lo >= int(starts[month + 1]) - 4 * DAY:
             return None
         redeem_at = _at(rng, lo, int(starts[month + 1]) - 3 * DAY)
         reverse_at = _at(rng, redeem_at + HOUR, int(starts[month + 1]) - DAY)
         b = (0 * 4 + R_FIXED) * 10**7 + points
-        return _pair(account, "tier", redeem_at, reverse_at, b, 1_000_000)
-
-    for kind in KINDS:
-        # the first lot month is often spent long before it is due, and a balance may not hold the
-    # redemption a tier needs: try more accounts for those
-        count = {"past_due": 12, "tier": 8}.get(kind, 3) * wanted(kind, n, months)
-        make = {"past_due": past_due, "tier": tier}.get(kind) or ordinary(kind)
-        take(kind, count, make)
-    return specials
+        return _pair(account, kind, redeem_at, reverse_at, b, 1_000_000)
 
 
 def realised(special: Special, run: AccountRun, calendar: Calendar, accruals: Accruals) -> bool:
