@@ -4,6 +4,7 @@ compared with the generator's ground truth (which lives outside the landing fold
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -168,8 +169,8 @@ def test_order_accruals_match_the_ground_truth(refreshed: tuple[Path, Refresh], 
     assert len(Counter(expected.values())) == 6, "the generator should inject every accrual status"
 
 
-def test_member_tiers_match_the_ground_truth(refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]) -> None:
-    warehouse, _ = refreshed
+def tier_months(warehouse: Path, truth: Path) -> tuple[dict, dict]:
+    """(expected, got) tier per (account, month) from tiers.csv and dim_member_tiers."""
     months = query(
         warehouse,
         """
@@ -182,7 +183,34 @@ def test_member_tiers_match_the_ground_truth(refreshed: tuple[Path, Refresh], sm
         """,
     )
     got = {(account, month): tier for account, month, tier in months}
-    expected = {(row["account_id"], row["month"]): row["tier"] for row in read_truth(small_data[1], "tiers.csv")}
+    expected = {(row["account_id"], row["month"]): row["tier"] for row in read_truth(truth, "tiers.csv")}
+    return expected, got
+
+
+def expiry_rows(warehouse: Path, truth: Path) -> tuple[dict, dict]:
+    """(expected, got) (status, expected points, posted points) per (account, due month)."""
+    expected = {
+        (row["account_id"], row["due_month"]): (
+            row["expected_status"],
+            int(row["expected_points"]),
+            int(row["posted_points"]),
+        )
+        for row in read_truth(truth, "expiry.csv")
+    }
+    got = {
+        (account, str(month)): (status, expected_points, posted_points)
+        for account, month, status, expected_points, posted_points in query(
+            warehouse,
+            "select account_id, due_month, expiry_status, expected_expiry_points, posted_expiry_points"
+            " from marts.fct_expiry_reconciliation",
+        )
+    }
+    return expected, got
+
+
+def test_member_tiers_match_the_ground_truth(refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]) -> None:
+    warehouse, _ = refreshed
+    expected, got = tier_months(warehouse, small_data[1])
     common = set(got) & set(expected)
     assert len(common) >= 0.9 * len(expected)
     wrong = [(key, expected[key], got[key]) for key in sorted(common) if expected[key] != got[key]]
@@ -229,32 +257,28 @@ def test_a_second_seed_also_matches_the_ground_truth(tmp_path: Path) -> None:
     }
     assert got == expected
     accruals = {row["order_id"]: row["expected_status"] for row in read_truth(truth, "order_accruals.csv")}
-    assert (
-        dict(query(warehouse, "select order_id, accrual_status from marts.fct_order_accrual_reconciliation"))
-        == accruals
+    got_accruals = dict(query(warehouse, "select order_id, accrual_status from marts.fct_order_accrual_reconciliation"))
+    print_confusion(
+        "accrual_status (second seed)", confusion([(accruals[o], got_accruals.get(o, "")) for o in accruals])
     )
+    assert got_accruals == accruals
+    expected_expiry, got_expiry = expiry_rows(warehouse, truth)
+    print_confusion(
+        "expiry_status (second seed)",
+        confusion([(expected_expiry[key][0], got_expiry.get(key, ("missing",))[0]) for key in expected_expiry]),
+    )
+    assert got_expiry == expected_expiry
+    expected_tiers, got_tiers = tier_months(warehouse, truth)
+    common = set(got_tiers) & set(expected_tiers)
+    assert len(common) >= 0.9 * len(expected_tiers)
+    assert [key for key in common if expected_tiers[key] != got_tiers[key]] == []
 
 
 def test_expiry_reconciliation_matches_the_ground_truth(
     refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]
 ) -> None:
     warehouse, _ = refreshed
-    expected = {
-        (row["account_id"], row["due_month"]): (
-            row["expected_status"],
-            int(row["expected_points"]),
-            int(row["posted_points"]),
-        )
-        for row in read_truth(small_data[1], "expiry.csv")
-    }
-    got = {
-        (account, str(month)): (status, expected_points, posted_points)
-        for account, month, status, expected_points, posted_points in query(
-            warehouse,
-            "select account_id, due_month, expiry_status, expected_expiry_points, posted_expiry_points"
-            " from marts.fct_expiry_reconciliation",
-        )
-    }
+    expected, got = expiry_rows(warehouse, small_data[1])
     report = confusion([(expected[key][0], got.get(key, ("missing",))[0]) for key in expected])
     print_confusion("expiry_status", report)
     assert got == expected
@@ -265,3 +289,34 @@ def test_expiry_reconciliation_matches_the_ground_truth(
         "expired_but_spent",
         "expired_early",
     }
+
+
+def test_reinstated_points_keep_their_lots(refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]) -> None:
+    """Reversed redemptions (program rules v2): the accounts that carry them are in the truth
+    and in balance, their lots add up to the balance, and their expiries are as due."""
+    warehouse, _ = refreshed
+    summary = json.loads((small_data[1] / "summary.json").read_text())
+    reinstated = {account for accounts in summary["reinstated_accounts"].values() for account in accounts}
+    assert reinstated and all(summary["reinstated_accounts"].values())
+    reverses = query(
+        warehouse,
+        "select distinct e.account_id from staging.stg_loyalty__ledger_events as e"
+        " join staging.stg_loyalty__ledger_events as r on r.event_id = e.reverses_event_id"
+        " where e.event_type = 'reverse' and r.event_type = 'redeem'",
+    )
+    assert {account for (account,) in reverses} >= reinstated
+    lots = dict(query(warehouse, "select account_id, sum(remaining_points) from marts.fct_points_lots group by all"))
+    balances = dict(
+        query(
+            warehouse,
+            "select account_id, sum(amount) from marts.fct_account_ledger_timeline"
+            " where balance_type = 'points' group by all",
+        )
+    )
+    assert {account: lots[account] for account in reinstated} == {account: balances[account] for account in reinstated}
+    statuses = query(
+        warehouse,
+        "select account_id, expiry_status from marts.fct_expiry_reconciliation"
+        f" where account_id in ({', '.join(repr(account) for account in sorted(reinstated))})",
+    )
+    assert statuses and {status for _, status in statuses} == {"ok"}
