@@ -183,9 +183,13 @@ def expiry_rows(calendar: Calendar, points: Movements, accounts: int, faults: li
         expected[:, lag:] = np.diff(expired, axis=1, prepend=0)
         lots_due[:, lag:] = lots[:, : months - lag]
     # accounts with reinstated points: the used points are no longer the oldest, replay them
-    for account in np.unique(points.account[reinstating]).tolist():
-        mine = np.flatnonzero((points.account == account) & ~is_expire)
-        mine = mine[np.lexsort((points.ids[mine].astype(str), points.occurred[mine]))]
+    replayed = np.unique(points.account[reinstating])
+    candidates = np.flatnonzero(np.isin(points.account, replayed) & ~is_expire)
+    # ids follow creation order and have one width: (occurred_at, id) is the ledger's FIFO order
+    candidates = candidates[np.lexsort((candidates, points.occurred[candidates], points.account[candidates]))]
+    cuts = np.searchsorted(points.account[candidates], replayed)
+    for account, lo, hi in zip(replayed.tolist(), cuts.tolist(), [*cuts[1:].tolist(), len(candidates)], strict=True):
+        mine = candidates[lo:hi]
         events = [
             (
                 int(month[i]),
