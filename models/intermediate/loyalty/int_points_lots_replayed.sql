@@ -137,8 +137,12 @@ steps as (
     select
         steps_unordered.*,
         row_number() over (
-            partition by basis, account_id
-            order by sort_at, sort_class, step_event_id, sort_phase
+            partition by steps_unordered.basis, steps_unordered.account_id
+            order by
+                steps_unordered.sort_at,
+                steps_unordered.sort_class,
+                steps_unordered.step_event_id,
+                steps_unordered.sort_phase
         ) as step_number
     from steps_unordered
 ),
@@ -215,23 +219,37 @@ start_rows as (
 {#- Values of the previous step, read across the account's rows with window functions (the
     recursive term is one select over the previous step: no aggregate, no subquery). -#}
 {%- set account = 'partition by replay.basis, replay.account_id' -%}
+{%- set up_to_rank = 'order by replay.lot_rank range between unbounded preceding and current row' -%}
+{%- set from_rank_up = 'order by replay.lot_rank desc range between unbounded preceding and current row' -%}
 {%- set lot_points = "case when replay.row_kind = 'lot' then replay.remaining_points else 0 end" -%}
-{%- set target_held = "case when replay.row_kind = 'hold' and replay.held_for_event_id = steps.step_target_event_id then replay.held_points else 0 end" -%}
+{%- set target_held = "case when replay.row_kind = 'hold'"
+    ~ " and replay.held_for_event_id = steps.step_target_event_id then replay.held_points else 0 end" -%}
 {%- set giving = "case when replay.row_kind = 'hold' then replay.giving_points else 0 end" -%}
-{%- set owed = "max(case when replay.row_kind = 'debt' then replay.owed_points else 0 end) over (" ~ account ~ ")" -%}
-{%- set excess = "max(case when replay.row_kind = 'debt' then replay.excess_points else 0 end) over (" ~ account ~ ")" -%}
+{%- set owed = "max(case when replay.row_kind = 'debt' then replay.owed_points else 0 end)"
+    ~ " over (" ~ account ~ ")" -%}
+{%- set excess = "max(case when replay.row_kind = 'debt' then replay.excess_points else 0 end)"
+    ~ " over (" ~ account ~ ")" -%}
+{#- the lot's points, and those of the older lots, before a consumption -#}
 {%- set at_rank = "sum(" ~ lot_points ~ ") over (" ~ account ~ ", replay.lot_rank)" -%}
-{%- set before_rank = "(sum(" ~ lot_points ~ ") over (" ~ account ~ " order by replay.lot_rank range between unbounded preceding and current row) - " ~ at_rank ~ ")" -%}
+{%- set before_rank = "(sum(" ~ lot_points ~ ") over (" ~ account ~ " " ~ up_to_rank ~ ") - " ~ at_rank ~ ")" -%}
 {%- set take = "least(" ~ at_rank ~ ", greatest(0, steps.step_points - " ~ before_rank ~ "))" -%}
 {%- set shortfall = "greatest(0, steps.step_points - sum(" ~ lot_points ~ ") over (" ~ account ~ "))" -%}
-{%- set newer_held = "(sum(" ~ target_held ~ ") over (" ~ account ~ " order by replay.lot_rank desc range between unbounded preceding and current row) - replay.held_points)" -%}
+{#- what the reversed event holds of the newer lots: a reinstatement gives those back first -#}
+{%- set newer_held = "(sum(" ~ target_held ~ ") over (" ~ account ~ " " ~ from_rank_up ~ ")"
+    ~ " - replay.held_points)" -%}
+{#- what a reinstatement gives each lot, and the debt it pays first, oldest lot first -#}
 {%- set give_at_rank = "sum(" ~ giving ~ ") over (" ~ account ~ ", replay.lot_rank)" -%}
-{%- set give_before_rank = "(sum(" ~ giving ~ ") over (" ~ account ~ " order by replay.lot_rank range between unbounded preceding and current row) - " ~ give_at_rank ~ ")" -%}
+{%- set give_before_rank = "(sum(" ~ giving ~ ") over (" ~ account ~ " " ~ up_to_rank ~ ")"
+    ~ " - " ~ give_at_rank ~ ")" -%}
 {%- set give_total = "sum(" ~ giving ~ ") over (" ~ account ~ ")" -%}
 {%- set owed_after_give = "greatest(0, " ~ owed ~ " - " ~ give_total ~ ")" -%}
 {%- set excess_paid = "least(" ~ owed_after_give ~ ", " ~ excess ~ ")" -%}
-{%- set newest_arrived = "max(case when replay.row_kind = 'lot' and replay.is_arrived then replay.lot_rank end) over (" ~ account ~ ")" -%}
-{%- set received = "(" ~ give_at_rank ~ " - least(" ~ give_at_rank ~ ", greatest(0, " ~ owed ~ " - " ~ give_before_rank ~ ")) + case when replay.lot_rank = " ~ newest_arrived ~ " then " ~ excess ~ " - " ~ excess_paid ~ " else 0 end)" %}
+{%- set newest_arrived = "max(case when replay.row_kind = 'lot' and replay.is_arrived then replay.lot_rank end)"
+    ~ " over (" ~ account ~ ")" -%}
+{%- set received = "(" ~ give_at_rank
+    ~ " - least(" ~ give_at_rank ~ ", greatest(0, " ~ owed ~ " - " ~ give_before_rank ~ "))"
+    ~ " + case when replay.lot_rank = " ~ newest_arrived
+    ~ " then " ~ excess ~ " - " ~ excess_paid ~ " else 0 end)" %}
 
 replay as (
     select
@@ -312,7 +330,9 @@ replay as (
             else 0
         end as bigint) as excess_points,
         cast(case
-            when replay.row_kind = 'lot' and steps.step_kind = 'month_end' and replay.effective_due_month = steps.step_month
+            when
+                replay.row_kind = 'lot' and steps.step_kind = 'month_end'
+                and replay.effective_due_month = steps.step_month
                 then replay.remaining_points
             else 0
         end as bigint) as expired_points
