@@ -90,47 +90,100 @@ month_ends as (
     {{ month_series('month_end_ranges', 'month_end_ranges.first_month', 'month_end_ranges.last_month') }}
 ),
 
+elements as (
+    -- events and month ends in replay order
+    select
+        basis,
+        account_id,
+        event_id,
+        fifo_role as element_kind,
+        abs(points) as element_points,
+        reinstates_event_id,
+        occurred_at as sort_at,
+        1 as sort_class,
+        {{ month_start('occurred_at') }} as element_month
+    from account_events
+    union all
+    select
+        basis,
+        account_id,
+        cast(null as {{ dbt.type_string() }}) as event_id,
+        'month_end' as element_kind,
+        0 as element_points,
+        cast(null as {{ dbt.type_string() }}) as reinstates_event_id,
+        -- at the first instant of the next month, before any event of that instant
+        cast({{ dbt.dateadd('month', 1, 'month_start') }} as timestamp) as sort_at,
+        0 as sort_class,
+        month_start as element_month
+    from month_ends
+),
+
+elements_ordered as (
+    select
+        elements.*,
+        row_number() over (
+            partition by elements.basis, elements.account_id
+            order by elements.sort_at, elements.sort_class, elements.event_id
+        ) as position
+    from elements
+),
+
+elements_grouped as (
+    -- the lots and consumptions between two month ends or reinstatements form one run: FIFO
+    -- with debt takes a prefix of the line of points, so a run is one step
+    select
+        elements_ordered.*,
+        sum(case when elements_ordered.element_kind in ('month_end', 'reinstate') then 1 else 0 end) over (
+            partition by elements_ordered.basis, elements_ordered.account_id
+            order by elements_ordered.position
+            rows between unbounded preceding and current row
+        ) as boundaries_so_far
+    from elements_ordered
+),
+
 steps_unordered as (
     select
         basis,
         account_id,
-        event_id as step_event_id,
-        fifo_role as step_kind,
-        abs(points) as step_points,
-        reinstates_event_id as step_target_event_id,
-        occurred_at as sort_at,
-        1 as sort_class,
-        0 as sort_phase,
-        {{ month_start('occurred_at') }} as step_month
-    from account_events
-    union all
-    select
-        basis,
-        account_id,
-        event_id as step_event_id,
-        'reinstate_apply' as step_kind,
-        abs(points) as step_points,
-        reinstates_event_id as step_target_event_id,
-        occurred_at as sort_at,
-        1 as sort_class,
-        1 as sort_phase,
-        {{ month_start('occurred_at') }} as step_month
-    from account_events
-    where fifo_role = 'reinstate'
-    union all
-    select
-        basis,
-        account_id,
+        'run' as step_kind,
         cast(null as {{ dbt.type_string() }}) as step_event_id,
-        'month_end' as step_kind,
-        0 as step_points,
+        sum(case when element_kind = 'consume' then element_points else 0 end) as step_points,
         cast(null as {{ dbt.type_string() }}) as step_target_event_id,
-        -- at the first instant of the next month, before any event of that instant
-        cast({{ dbt.dateadd('month', 1, 'month_start') }} as timestamp) as sort_at,
-        0 as sort_class,
+        min(position) as sort_position,
         0 as sort_phase,
-        month_start as step_month
-    from month_ends
+        cast(null as date) as step_month,
+        boundaries_so_far as run_key
+    from elements_grouped
+    where element_kind in ('lot', 'consume')
+    group by basis, account_id, boundaries_so_far
+    union all
+    select
+        basis,
+        account_id,
+        element_kind as step_kind,
+        event_id as step_event_id,
+        element_points as step_points,
+        reinstates_event_id as step_target_event_id,
+        position as sort_position,
+        0 as sort_phase,
+        element_month as step_month,
+        cast(null as bigint) as run_key
+    from elements_grouped
+    where element_kind in ('month_end', 'reinstate')
+    union all
+    select
+        basis,
+        account_id,
+        'reinstate_apply' as step_kind,
+        event_id as step_event_id,
+        element_points as step_points,
+        reinstates_event_id as step_target_event_id,
+        position as sort_position,
+        1 as sort_phase,
+        element_month as step_month,
+        cast(null as bigint) as run_key
+    from elements_grouped
+    where element_kind = 'reinstate'
 ),
 
 steps as (
@@ -138,13 +191,35 @@ steps as (
         steps_unordered.*,
         row_number() over (
             partition by steps_unordered.basis, steps_unordered.account_id
-            order by
-                steps_unordered.sort_at,
-                steps_unordered.sort_class,
-                steps_unordered.step_event_id,
-                steps_unordered.sort_phase
+            order by steps_unordered.sort_position, steps_unordered.sort_phase
         ) as step_number
     from steps_unordered
+),
+
+run_elements as (
+    -- each lot and consumption with its run's step and the run's consumption before it
+    select
+        elements_grouped.basis,
+        elements_grouped.account_id,
+        elements_grouped.event_id,
+        elements_grouped.element_kind,
+        elements_grouped.element_points,
+        elements_grouped.position,
+        steps.step_number as run_step_number,
+        coalesce(sum(
+            case when elements_grouped.element_kind = 'consume' then elements_grouped.element_points else 0 end
+        ) over (
+            partition by elements_grouped.basis, elements_grouped.account_id, elements_grouped.boundaries_so_far
+            order by elements_grouped.position
+            rows between unbounded preceding and 1 preceding
+        ), 0) as consumed_before_in_run
+    from elements_grouped
+    inner join steps
+        on
+            elements_grouped.basis = steps.basis
+            and elements_grouped.account_id = steps.account_id
+            and elements_grouped.boundaries_so_far = steps.run_key
+    where elements_grouped.element_kind in ('lot', 'consume')
 ),
 
 last_steps as (
@@ -161,7 +236,10 @@ lot_slots as (
         replayed_accounts.basis,
         lots.account_id,
         lots.lot_event_id,
+        arrivals.element_points as lot_points,
         lots.due_month,
+        arrivals.run_step_number as arrival_step_number,
+        arrivals.position as arrival_position,
         row_number() over (
             partition by replayed_accounts.basis, lots.account_id
             order by lots.occurred_at, lots.lot_event_id
@@ -169,15 +247,28 @@ lot_slots as (
     from lots
     inner join replayed_accounts
         on lots.account_id = replayed_accounts.account_id
+    inner join run_elements as arrivals
+        on
+            replayed_accounts.basis = arrivals.basis
+            and lots.lot_event_id = arrivals.event_id
 ),
 
 held_events as (
+    -- consumptions reversed later: what they take from each lot is held for the reversal
     select distinct
-        basis,
-        account_id,
-        reinstates_event_id as held_for_event_id
+        account_events.basis,
+        account_events.account_id,
+        account_events.reinstates_event_id as held_for_event_id,
+        held.run_step_number as held_step_number,
+        held.consumed_before_in_run as held_offset,
+        held.element_points as held_demand,
+        held.position as held_position
     from account_events
-    where fifo_role = 'reinstate'
+    inner join run_elements as held
+        on
+            account_events.basis = held.basis
+            and account_events.reinstates_event_id = held.event_id
+    where account_events.fifo_role = 'reinstate'
 ),
 
 start_rows as (
@@ -187,8 +278,14 @@ start_rows as (
         'lot' as row_kind,
         lot_event_id,
         lot_rank,
+        lot_points,
         due_month,
-        cast(null as {{ dbt.type_string() }}) as held_for_event_id
+        arrival_step_number,
+        cast(null as {{ dbt.type_string() }}) as held_for_event_id,
+        cast(null as bigint) as held_step_number,
+        cast(null as bigint) as held_offset,
+        cast(null as bigint) as held_demand,
+        false as is_arrived_before_held
     from lot_slots
     union all
     select
@@ -197,8 +294,14 @@ start_rows as (
         'hold' as row_kind,
         lot_slots.lot_event_id,
         lot_slots.lot_rank,
+        0 as lot_points,
         lot_slots.due_month,
-        held_events.held_for_event_id
+        cast(null as bigint) as arrival_step_number,
+        held_events.held_for_event_id,
+        held_events.held_step_number,
+        held_events.held_offset,
+        held_events.held_demand,
+        lot_slots.arrival_position < held_events.held_position as is_arrived_before_held
     from lot_slots
     inner join held_events
         on
@@ -211,8 +314,14 @@ start_rows as (
         'debt' as row_kind,
         cast(null as {{ dbt.type_string() }}) as lot_event_id,
         0 as lot_rank,
+        0 as lot_points,
         cast(null as date) as due_month,
-        cast(null as {{ dbt.type_string() }}) as held_for_event_id
+        cast(null as bigint) as arrival_step_number,
+        cast(null as {{ dbt.type_string() }}) as held_for_event_id,
+        cast(null as bigint) as held_step_number,
+        cast(null as bigint) as held_offset,
+        cast(null as bigint) as held_demand,
+        false as is_arrived_before_held
     from replayed_accounts
 ),
 
@@ -221,23 +330,31 @@ start_rows as (
 {%- set account = 'partition by replay.basis, replay.account_id' -%}
 {%- set up_to_rank = 'order by replay.lot_rank range between unbounded preceding and current row' -%}
 {%- set from_rank_up = 'order by replay.lot_rank desc range between unbounded preceding and current row' -%}
-{%- set lot_points = "case when replay.row_kind = 'lot' then replay.remaining_points else 0 end" -%}
-{%- set target_held = "case when replay.row_kind = 'hold'"
-    ~ " and replay.held_for_event_id = steps.step_target_event_id then replay.held_points else 0 end" -%}
-{%- set giving = "case when replay.row_kind = 'hold' then replay.giving_points else 0 end" -%}
 {%- set owed = "max(case when replay.row_kind = 'debt' then replay.owed_points else 0 end)"
     ~ " over (" ~ account ~ ")" -%}
 {%- set excess = "max(case when replay.row_kind = 'debt' then replay.excess_points else 0 end)"
     ~ " over (" ~ account ~ ")" -%}
-{#- the lot's points, and those of the older lots, before a consumption -#}
-{%- set at_rank = "sum(" ~ lot_points ~ ") over (" ~ account ~ ", replay.lot_rank)" -%}
-{%- set before_rank = "(sum(" ~ lot_points ~ ") over (" ~ account ~ " " ~ up_to_rank ~ ") - " ~ at_rank ~ ")" -%}
-{%- set take = "least(" ~ at_rank ~ ", greatest(0, steps.step_points - " ~ before_rank ~ "))" -%}
-{%- set shortfall = "greatest(0, steps.step_points - sum(" ~ lot_points ~ ") over (" ~ account ~ "))" -%}
+{#- a run: the points on the line are what the lots hold plus the lots arriving in the run (the
+    newest); the debt and the run's consumptions take its prefix -#}
+{%- set line_points = "case when replay.row_kind <> 'lot' then 0"
+    ~ " when replay.arrival_step_number = steps.step_number then replay.remaining_points + replay.lot_points"
+    ~ " else replay.remaining_points end" -%}
+{%- set at_rank = "sum(" ~ line_points ~ ") over (" ~ account ~ ", replay.lot_rank)" -%}
+{%- set before_rank = "(sum(" ~ line_points ~ ") over (" ~ account ~ " " ~ up_to_rank ~ ") - " ~ at_rank ~ ")" -%}
+{%- set removed = "(" ~ owed ~ " + steps.step_points)" -%}
+{%- set line_total = "sum(" ~ line_points ~ ") over (" ~ account ~ ")" -%}
+{#- what a consumption reversed later took from the lot: its interval on the line (after the
+    debt and the run's consumptions before it), over the lots that had arrived by then -#}
+{%- set held_take = "greatest(0, least(" ~ before_rank ~ " + " ~ at_rank
+    ~ ", " ~ owed ~ " + replay.held_offset + replay.held_demand)"
+    ~ " - greatest(" ~ before_rank ~ ", " ~ owed ~ " + replay.held_offset))" -%}
 {#- what the reversed event holds of the newer lots: a reinstatement gives those back first -#}
+{%- set target_held = "case when replay.row_kind = 'hold'"
+    ~ " and replay.held_for_event_id = steps.step_target_event_id then replay.held_points else 0 end" -%}
 {%- set newer_held = "(sum(" ~ target_held ~ ") over (" ~ account ~ " " ~ from_rank_up ~ ")"
     ~ " - replay.held_points)" -%}
 {#- what a reinstatement gives each lot, and the debt it pays first, oldest lot first -#}
+{%- set giving = "case when replay.row_kind = 'hold' then replay.giving_points else 0 end" -%}
 {%- set give_at_rank = "sum(" ~ giving ~ ") over (" ~ account ~ ", replay.lot_rank)" -%}
 {%- set give_before_rank = "(sum(" ~ giving ~ ") over (" ~ account ~ " " ~ up_to_rank ~ ")"
     ~ " - " ~ give_at_rank ~ ")" -%}
@@ -261,8 +378,14 @@ replay as (
         cast(row_kind as {{ dbt.type_string() }}) as row_kind,
         cast(lot_event_id as {{ dbt.type_string() }}) as lot_event_id,
         cast(lot_rank as bigint) as lot_rank,
+        cast(lot_points as bigint) as lot_points,
         cast(due_month as date) as due_month,
+        cast(arrival_step_number as bigint) as arrival_step_number,
         cast(held_for_event_id as {{ dbt.type_string() }}) as held_for_event_id,
+        cast(held_step_number as bigint) as held_step_number,
+        cast(held_offset as bigint) as held_offset,
+        cast(held_demand as bigint) as held_demand,
+        is_arrived_before_held,
         cast(due_month as date) as effective_due_month,
         false as is_arrived,
         cast(0 as bigint) as remaining_points,
@@ -282,8 +405,14 @@ replay as (
         replay.row_kind,
         replay.lot_event_id,
         replay.lot_rank,
+        replay.lot_points,
         replay.due_month,
+        replay.arrival_step_number,
         replay.held_for_event_id,
+        replay.held_step_number,
+        replay.held_offset,
+        replay.held_demand,
+        replay.is_arrived_before_held,
         cast(case
             when
                 steps.step_kind = 'reinstate_apply' and replay.row_kind = 'lot'
@@ -292,20 +421,21 @@ replay as (
             else replay.effective_due_month
         end as date) as effective_due_month,
         replay.is_arrived
-        or coalesce(steps.step_kind = 'lot' and replay.lot_event_id = steps.step_event_id, false) as is_arrived,
+        or coalesce(steps.step_kind = 'run' and replay.arrival_step_number = steps.step_number, false) as is_arrived,
         cast(case
             when replay.row_kind <> 'lot' then 0
-            when steps.step_kind = 'lot' and replay.lot_event_id = steps.step_event_id
-                then replay.remaining_points + steps.step_points - least({{ owed }}, steps.step_points)
-            when steps.step_kind = 'consume' then replay.remaining_points - {{ take }}
+            when steps.step_kind = 'run'
+                then least({{ at_rank }}, greatest(0, {{ before_rank }} + {{ at_rank }} - {{ removed }}))
             when steps.step_kind = 'reinstate_apply' then replay.remaining_points + {{ received }}
             when steps.step_kind = 'month_end' and replay.effective_due_month = steps.step_month then 0
             else replay.remaining_points
         end as bigint) as remaining_points,
         cast(case
             when replay.row_kind <> 'hold' then 0
-            when steps.step_kind = 'consume' and replay.held_for_event_id = steps.step_event_id
-                then replay.held_points + {{ take }}
+            when
+                steps.step_kind = 'run' and replay.held_step_number = steps.step_number
+                and replay.is_arrived_before_held
+                then replay.held_points + {{ held_take }}
             when steps.step_kind = 'reinstate' and replay.held_for_event_id = steps.step_target_event_id
                 then replay.held_points - least(replay.held_points, greatest(0, steps.step_points - {{ newer_held }}))
             else replay.held_points
@@ -319,8 +449,7 @@ replay as (
         end as bigint) as giving_points,
         cast(case
             when replay.row_kind <> 'debt' then 0
-            when steps.step_kind = 'lot' then {{ owed }} - least({{ owed }}, steps.step_points)
-            when steps.step_kind = 'consume' then {{ owed }} + {{ shortfall }}
+            when steps.step_kind = 'run' then greatest(0, {{ removed }} - {{ line_total }})
             when steps.step_kind = 'reinstate_apply' then {{ owed_after_give }} - {{ excess_paid }}
             else {{ owed }}
         end as bigint) as owed_points,
