@@ -5,15 +5,15 @@
 -- Every other account keeps the set-based line of int_points_lots (int_points_expiry_expected,
 -- fct_points_lots). Rules: docs/program.md#expiry.
 --
--- The account's events are replayed one at a time (a recursive CTE, one step per event) on
--- rows for each lot, each (lot, consuming event that is reversed later) hold and the account's
--- debt:
---   lot        the lot's points arrive (they pay a debt first);
---   consume    takes the oldest points first, by lot (occurred_at, event_id); what the lots
---              cannot give is debt, paid by the next points that arrive; the holds of a
---              consuming event that is reversed later record what it took from each lot;
+-- The account's events are replayed in order (a recursive CTE, one step at a time) on rows for
+-- each lot, each (lot, consuming event that is reversed later) hold and the account's debt:
+--   run        the lots and consumptions between two month ends or reinstatements: FIFO with
+--              debt takes a prefix of the line of points (what the lots hold, then the lots
+--              arriving, the newest), so a run is one step; a debt is paid by the next points;
+--              the holds of a consumption reversed later record what its interval on that line
+--              took from each lot that had arrived by then;
 --   reinstate  takes the points back from the reversed event's holds, newest lot first (a
---              partial reversal leaves the redemption as if it had been for the smaller amount),
+--              partial reversal leaves the redemption as if it had been for the smaller amount);
 --   reinstate_apply  puts them into those lots: they pay a debt first, and points the event
 --              never took from a lot (it overdrew the balance) go to the newest lot;
 --   month_end  (basis expected only) expires what is left of the lots due that month.
@@ -124,7 +124,7 @@ elements_ordered as (
         row_number() over (
             partition by elements.basis, elements.account_id
             order by elements.sort_at, elements.sort_class, elements.event_id
-        ) as position
+        ) as element_position
     from elements
 ),
 
@@ -135,7 +135,7 @@ elements_grouped as (
         elements_ordered.*,
         sum(case when elements_ordered.element_kind in ('month_end', 'reinstate') then 1 else 0 end) over (
             partition by elements_ordered.basis, elements_ordered.account_id
-            order by elements_ordered.position
+            order by elements_ordered.element_position
             rows between unbounded preceding and current row
         ) as boundaries_so_far
     from elements_ordered
@@ -149,7 +149,7 @@ steps_unordered as (
         cast(null as {{ dbt.type_string() }}) as step_event_id,
         sum(case when element_kind = 'consume' then element_points else 0 end) as step_points,
         cast(null as {{ dbt.type_string() }}) as step_target_event_id,
-        min(position) as sort_position,
+        min(element_position) as sort_position,
         0 as sort_phase,
         cast(null as date) as step_month,
         boundaries_so_far as run_key
@@ -164,7 +164,7 @@ steps_unordered as (
         event_id as step_event_id,
         element_points as step_points,
         reinstates_event_id as step_target_event_id,
-        position as sort_position,
+        element_position as sort_position,
         0 as sort_phase,
         element_month as step_month,
         cast(null as bigint) as run_key
@@ -178,7 +178,7 @@ steps_unordered as (
         event_id as step_event_id,
         element_points as step_points,
         reinstates_event_id as step_target_event_id,
-        position as sort_position,
+        element_position as sort_position,
         1 as sort_phase,
         element_month as step_month,
         cast(null as bigint) as run_key
@@ -204,13 +204,13 @@ run_elements as (
         elements_grouped.event_id,
         elements_grouped.element_kind,
         elements_grouped.element_points,
-        elements_grouped.position,
+        elements_grouped.element_position,
         steps.step_number as run_step_number,
         coalesce(sum(
             case when elements_grouped.element_kind = 'consume' then elements_grouped.element_points else 0 end
         ) over (
             partition by elements_grouped.basis, elements_grouped.account_id, elements_grouped.boundaries_so_far
-            order by elements_grouped.position
+            order by elements_grouped.element_position
             rows between unbounded preceding and 1 preceding
         ), 0) as consumed_before_in_run
     from elements_grouped
@@ -239,7 +239,7 @@ lot_slots as (
         arrivals.element_points as lot_points,
         lots.due_month,
         arrivals.run_step_number as arrival_step_number,
-        arrivals.position as arrival_position,
+        arrivals.element_position as arrival_position,
         row_number() over (
             partition by replayed_accounts.basis, lots.account_id
             order by lots.occurred_at, lots.lot_event_id
@@ -262,7 +262,7 @@ held_events as (
         held.run_step_number as held_step_number,
         held.consumed_before_in_run as held_offset,
         held.element_points as held_demand,
-        held.position as held_position
+        held.element_position as held_position
     from account_events
     inner join run_elements as held
         on
