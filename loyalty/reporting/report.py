@@ -5,8 +5,8 @@
 It reads a built warehouse read-only and shows: the summary figures per balance type and
 currency with the order accrual and expiry status counts, charts of the balances by drift
 status and of the out-of-balance drift by likely cause and the warehouse's as-of (all from
-marts.rpt_warehouse_summary, the figures the refresh summary prints too), the top balances out of balance (largest |drift|
-first, marts.fct_balance_reconciliation), and, per such balance, its ledger timeline
+marts.rpt_warehouse_summary, the figures the refresh summary prints too), the top balances
+out of balance (largest |drift| first, marts.fct_balance_reconciliation), and, per such balance, its ledger timeline
 (marts.fct_account_ledger_timeline) drawn against the snapshot, with the explanation and the
 last movements. A warehouse without those figures gets a "no reconciliation yet" page.
 The page is rendered from templates/*.html.j2 with static/report.css inlined. Exit status:
