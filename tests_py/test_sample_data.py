@@ -7,8 +7,8 @@ without the generator's own code, so a generator that labels a fault wrongly fai
 from __future__ import annotations
 
 import csv
-import itertools
 import filecmp
+import itertools
 import json
 import random
 from collections import Counter, defaultdict
