@@ -153,9 +153,7 @@ def render(
     if figures.get("as_of"):
         as_of, source, last_ended = figures["as_of"][0]
         source = "dbt var as_of" if source == "var" else "latest staged moment"
-        lines.append(
-            f"as of:     {str(as_of)[:19]} UTC ({source}); month ends evaluated through {str(last_ended)[:7]}"
-        )
+        lines.append(f"as of:     {str(as_of)[:19]} UTC ({source}); month ends evaluated through {str(last_ended)[:7]}")
     if figures.get("rows_by_source"):
         lines += ["", "Rows by source (all deliveries so far)"]
         lines += _table(["source", "files", "delivered", "staged", "rejected", "exact dups"], figures["rows_by_source"])
