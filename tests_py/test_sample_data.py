@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import filecmp
+import itertools
 import json
 import random
 from collections import Counter, defaultdict
@@ -21,6 +22,7 @@ import pytest
 
 from tools.sample_data.__main__ import main
 from tools.sample_data.program import (
+    TIERS,
     FifoLots,
     Movement,
     StoreMonth,
@@ -613,8 +615,9 @@ def month_number(first_day: str) -> int:
 
 
 def test_expiries_are_the_fifo_remainders(generated: tuple[Path, Path], warehouse: tuple) -> None:
-    """A plain FIFO replay: every month end posts what is left of the lots of 18 months before,
-    except at the injected faults, where the truth holds what was due and what was posted."""
+    """A plain FIFO replay: every month end up to the data's as-of posts what is left of the lots of
+    18 months before, except at the injected faults, where the truth holds what was due and what
+    was posted."""
     con, _ = warehouse
     faults = {
         (r["account_id"], month_number(r["due_month"])): (int(r["expected_points"]), int(r["posted_points"]))
@@ -628,7 +631,10 @@ def test_expiries_are_the_fifo_remainders(generated: tuple[Path, Path], warehous
                last_day(occurred_at) = cast(occurred_at as date) and strftime(occurred_at, '%H:%M:%S') = '23:59:59'
         from ledger_events order by account_id, occurred_at, event_id
     """).fetchall()
-    last_month = con.execute("select max(year(recorded_at) * 12 + month(recorded_at)) from ledger_events").fetchone()[0]
+    # month ends are checked up to the data's as-of: the last month has not ended (--as-of before-month-end)
+    last_month = month_number(json.loads((generated[1] / "summary.json").read_text())["as_of"]["last_ended_month"])
+    latest = con.execute("select max(year(recorded_at) * 12 + month(recorded_at)) from ledger_events").fetchone()[0]
+    assert last_month < latest
     by_account: dict[str, list] = defaultdict(list)
     for row in events:
         by_account[row[0]].append(row[1:])
@@ -707,15 +713,17 @@ def test_expiry_truth_is_the_set_based_fifo(generated: tuple[Path, Path], wareho
     """The warehouse's definition, written again in SQL from the landing rows: lots are events
     with points > 0 (lot month = month of occurred_at), consumption the other negative events
     than expire; S(k) = max(0, max over j <= k of L(j) - C(j)) with C up to the end of k + 18;
-    due month k + 18 expects S(k) - S(k - 1) against -Σ expire events of that month."""
+    due month k + 18 expects S(k) - S(k - 1) against -Σ expire events of that month, for every
+    due month that ended by the data's as-of."""
     _, truth = generated
     con, _ = warehouse
-    rows = con.execute("""
+    last_ended = json.loads((truth / "summary.json").read_text())["as_of"]["last_ended_month"]
+    rows = con.execute(f"""
         with events as (
             select account_id, event_type, points, cast(date_trunc('month', occurred_at) as date) as month
             from ledger_events
         ),
-        last_month as (select max(month) as last_month from events),
+        last_month as (select date '{last_ended}' as last_month),
         lot_months as (
             select account_id, month, sum(points) as lot_points from events where points > 0 group by all
         ),
@@ -786,7 +794,8 @@ def test_few_due_points_still_carry_every_expiry_fault(tmp_path: Path) -> None:
 
 
 def test_a_short_history_carries_no_expiry_fault(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["--accounts", "100", "--months", "19", "--seed", "3"]
+    # extracted after the last month's expiry run: due month 18, the first, is checked
+    args = ["--accounts", "100", "--months", "19", "--seed", "3", "--as-of", "month-end"]
     assert run("--out", str(tmp_path / "l"), "--truth", str(tmp_path / "t"), *args) == 0
     assert "no expiry faults injected: --months 19 < 20" in capsys.readouterr().out
     summary = json.loads((tmp_path / "t" / "summary.json").read_text())["expiry"]
@@ -869,6 +878,9 @@ def test_store_eligibility_follows_the_rules(generated: tuple[Path, Path], wareh
         index = months.index(month)
         before = sum(history[store].get(m, False) for m in months[max(0, index - 3) : index])
         derived[(store, month)] = "true" if whole and passed and before >= 2 else "false"
+    # only the months that ended by the data's as-of are evaluated
+    last_ended = json.loads((truth / "summary.json").read_text())["as_of"]["last_ended_month"]
+    derived = {key: value for key, value in derived.items() if key[1] <= last_ended}
     expected = {(r["store_id"], r["period_month"]): r["eligible"] for r in read_truth(truth, "store_eligibility.csv")}
     assert derived == expected
     assert set(expected.values()) == {"true", "false"}
@@ -989,3 +1001,80 @@ def test_files_use_the_contract_types(generated: tuple[Path, Path]) -> None:
     with next((landing / "orders").glob("*.csv")).open(newline="") as handle:
         amounts = [row["net_amount"] for row in csv.DictReader(handle)]
     assert all(a.split(".")[-1].isdigit() and len(a.split(".")[-1]) == 2 for a in amounts[:50])
+
+
+# --- the as-of and lapsed members ---------------------------------------------------------------
+def test_the_as_of_is_the_latest_valid_moment(generated: tuple[Path, Path], warehouse: tuple) -> None:
+    """summary.json's as-of is the latest recorded_at, snapshot as_of or order updated_at of the
+    valid rows; extracted before the last month's end (the default), that month has not ended."""
+    con, _ = warehouse
+    latest = con.execute("""
+        select strftime(max(moment), '%Y-%m-%dT%H:%M:%SZ') from (
+            select max(recorded_at) as moment from ledger_events
+            union all select max(recorded_at) from wallet_transactions
+            union all select max(as_of) from balance_snapshots
+            union all select max(updated_at) from orders)
+    """).fetchone()[0]
+    as_of = json.loads((generated[1] / "summary.json").read_text())["as_of"]
+    assert as_of == {
+        "as_of": latest,
+        "as_of_source": "data",
+        "as_of_month": "2025-08-01",
+        "last_ended_month": "2025-07-01",
+    }
+    assert "2025-08-31T00:00:00Z" < latest < "2025-08-31T23:59:59Z"
+    assert max(r["due_month"] for r in read_truth(generated[1], "expiry.csv")) == "2025-07-01"
+    assert max(r["period_month"] for r in read_truth(generated[1], "store_eligibility.csv")) == "2025-07-01"
+    assert max(r["month"] for r in read_truth(generated[1], "tiers.csv")) == "2025-08-01"  # decided end of July
+
+
+def test_extracted_after_the_month_end_the_last_month_is_evaluated(tmp_path: Path) -> None:
+    args = [*SMALL, "--as-of", "month-end"]
+    assert run("--out", str(tmp_path / "l"), "--truth", str(tmp_path / "t"), *args) == 0
+    summary = json.loads((tmp_path / "t" / "summary.json").read_text())
+    assert summary["as_of"]["as_of"] == "2025-08-31T23:59:59Z"  # the expiry run of the last month end
+    assert summary["as_of"]["last_ended_month"] == "2025-08-01"
+    assert max(r["due_month"] for r in read_truth(tmp_path / "t", "expiry.csv")) == "2025-08-01"
+    assert max(r["month"] for r in read_truth(tmp_path / "t", "tiers.csv")) == "2025-09-01"
+
+
+def test_a_bad_as_of_mode_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run("--out", str(tmp_path / "l"), "--truth", str(tmp_path / "t"), "--as-of", "noon")
+    assert exited.value.code == 2 and "--as-of" in capsys.readouterr().err
+
+
+def test_lapsed_members_are_evaluated_and_downgraded_after_their_last_event(
+    generated: tuple[Path, Path], warehouse: tuple
+) -> None:
+    """Lapsed members do nothing for more than a year before the as-of; the truth keeps their
+    tier evaluated up to it, and some of them are downgraded at month ends after their last
+    event (what the warehouse must do without any event of theirs to go by)."""
+    con, _ = warehouse
+    truth = generated[1]
+    lapsed = json.loads((truth / "summary.json").read_text())["lapsed_members"]
+    assert lapsed["members"] and lapsed["downgraded_after_lapse"]
+    last_events = dict(
+        con.execute(
+            "select account_id, strftime(max(occurred_at), '%Y-%m-%d') from ledger_events"
+            " where event_type <> 'expire' and account_id in (select unnest(?)) group by account_id",
+            [lapsed["members"]],
+        ).fetchall()
+    )
+    last_orders = dict(
+        con.execute(
+            "select account_id, strftime(max(ordered_at), '%Y-%m-%d') from orders"
+            " where account_id in (select unnest(?)) group by account_id",
+            [lapsed["members"]],
+        ).fetchall()
+    )
+    tiers = defaultdict(list)
+    for row in read_truth(truth, "tiers.csv"):
+        tiers[row["account_id"]].append((row["month"], TIERS.index(row["tier"])))
+    for account in lapsed["members"]:
+        assert last_orders[account] < "2024-08-01", account  # 12+ months before the last ended month
+        assert tiers[account][-1][0] == "2025-08-01", account  # evaluated up to the as-of
+    for account in lapsed["downgraded_after_lapse"]:
+        after = [(month, tier) for month, tier in tiers[account] if month > last_events[account]]
+        assert any(later < earlier for (_, earlier), (_, later) in itertools.pairwise(after)), account
+        assert after[-1][1] == 0, account  # nothing qualifies any more: the lowest tier

@@ -239,7 +239,8 @@ def points_book(
     n = members.count
     faulted_accounts = np.zeros(n, dtype=bool)
     faulted_accounts[orders.account[(accruals.plan != ACC_NORMAL)]] = True
-    eligible = ~members.inactive & ~faulted_accounts
+    # balance faults and specials happen near the snapshot: not on a member who lapsed long before
+    eligible = ~members.inactive & ~faulted_accounts & (members.lapsed >= calendar.months)
 
     # specials: clawbacks (a reverse after the points were spent) and corrections recorded after as_of
     extra: list[tuple] = []

@@ -104,6 +104,8 @@ class World:
     store_results: list[truth.StoreResult]
     expiry: list[truth.ExpiryRow]
     frames: dict[str, dict[str, np.ndarray]]
+    as_of: int  # the data's as-of (seconds): the latest recorded_at, snapshot as_of or order updated_at
+    ended: int  # months 0 .. ended - 1 have ended by the as-of: the month-end evaluations' horizon
 
 
 @dataclass
@@ -119,7 +121,7 @@ class Landing:
 
 def simulate_world(config: Config) -> World:
     """Simulate the program and verify each truth label against the rows to be written."""
-    calendar = Calendar(config.start_year_month, config.months)
+    calendar = Calendar(config.start_year_month, config.months, last_month_ended=config.as_of == "month-end")
     stores = simulate.make_stores(config, calendar)
     members = simulate.make_members(config, calendar, stores)
     orders = simulate.make_orders(config, calendar, stores, members)
@@ -136,10 +138,8 @@ def simulate_world(config: Config) -> World:
     # every label is derived again from the movements as they will be written
     truth.verify_balances(all_truths, points, wallet)
     truth.verify_tiers(calendar, accruals, points, members.count)
-    expiry_rows = truth.expiry_rows(calendar, points, members.count, points_book.expiry_faults)
     member_orders, accrual_status, posted = truth.order_accruals(orders, accruals, points)
     check_sign_rules(points, wallet)
-    store_results = truth.store_results(calendar, stores, orders, ops, targets)
 
     account_ids = tables.objects(members.ids)
     store_ids = tables.objects(stores.ids)
@@ -161,6 +161,10 @@ def simulate_world(config: Config) -> World:
         "store_operations": tables.ops_frame(ops, store_ids),
         "store_targets": tables.targets_frame(targets, store_ids, calendar),
     }
+    # the month-end evaluations run through the months that ended by the data's as-of
+    data_as_of, ended = truth.warehouse_as_of(calendar, frames)
+    expiry_rows = truth.expiry_rows(calendar, points, members.count, points_book.expiry_faults, ended)
+    store_results = [r for r in truth.store_results(calendar, stores, orders, ops, targets) if r.month < ended]
     return World(
         config,
         calendar,
@@ -179,6 +183,8 @@ def simulate_world(config: Config) -> World:
         store_results,
         expiry_rows,
         frames,
+        data_as_of,
+        ended,
     )
 
 
@@ -335,7 +341,7 @@ def write_truth(truth_dir: Path, world: World, landing: Landing) -> None:
     truth.write_csv(
         truth_dir / "tiers.csv",
         ["account_id", "month", "tier", "qualifying_points"],
-        truth.tier_rows(world.calendar, members, accruals),
+        truth.tier_rows(world.calendar, members, accruals, world.ended),
     )
     first_days = [world.calendar.label(m) + "-01" for m in range(world.calendar.months)]
     truth.write_csv(
@@ -360,11 +366,19 @@ def build_summary(world: World, landing: Landing, rows: dict[str, int], files: d
     for t in world.balances:
         group = "points" if t.balance_type == "points" else f"wallet/{ledger.CURRENCIES[t.currency]}"
         balance_classes.setdefault(group, Counter())[f"{t.status}/{t.cause}"] += 1
-    tiers_now = Counter(accruals.tier[-1].tolist())
+    tiers_now = Counter(accruals.tier[world.ended].tolist())
     members = world.members
     copy = landing.stores_copy
     return {
-        "arguments": {"accounts": config.accounts, "months": config.months, "seed": config.seed, "start": config.start},
+        "arguments": {
+            "accounts": config.accounts,
+            "months": config.months,
+            "seed": config.seed,
+            "start": config.start,
+            "as_of": config.as_of,
+        },
+        "as_of": truth.as_of_summary(world.calendar, world.as_of, world.ended),
+        "lapsed_members": truth.lapsed_summary(world.calendar, members, accruals, world.ended),
         "rows_written": rows,
         "files_written": files,
         "valid_ledger_events": len(world.points.ids),
@@ -378,7 +392,7 @@ def build_summary(world: World, landing: Landing, rows: dict[str, int], files: d
         "rejected_rows_by_source": dict(sorted(Counter(r.source for r in landing.rejected).items())),
         "exact_duplicate_rows": {landing.redelivery.relative: landing.repeats},
         "duplicate_files": {copy.relative: f"{copy.source}/{copy.copy_of}"},
-        "tier_changes": truth.tier_movements(accruals),
+        "tier_changes": truth.tier_movements(accruals, world.ended),
         "tiers_after_last_month": {name: int(tiers_now.get(code, 0)) for code, name in enumerate(TIERS)},
         "store_eligibility": truth.eligibility_summary(world.store_results),
         "expiry": expiry_summary(world),
