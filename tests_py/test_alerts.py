@@ -7,13 +7,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from test_drift_cause_registry import parse_manifest
 
 from loyalty import alerts
 from loyalty.outcome import FINDING_TAG, stored_failures_at
 from loyalty.settings import load_settings
 
 from conftest import PROJECT_DIR, AlertReceiver, Refresh
-from test_drift_cause_registry import parse_manifest
 
 OUTCOME = {
     "integrity_failures": [],

@@ -296,8 +296,9 @@ def load_valid(con: duckdb.DuckDBPyConnection, landing: Path, truth: Path) -> di
             table = table.append_column("sequence", pa.array([sequence] * table.num_rows, pa.int64()))
             parts.append(table)
         if source in MOVEMENT_SOURCES:
-            text_table = pa.table({name: pa.array(values, pa.string()) for name, values in rejected_text.items()})
-            con.execute(f"create or replace table rejected_{source} as select * from text_table")
+            con.register("text_rows", pa.table({n: pa.array(v, pa.string()) for n, v in rejected_text.items()}))
+            con.execute(f"create or replace table rejected_{source} as select * from text_rows")
+            con.unregister("text_rows")
         con.register("all_rows", pa.concat_tables(parts))
         names = ", ".join(columns)
         con.execute(

@@ -109,7 +109,8 @@ class QuarantinedRow:
     reason: str  # recorded_before_occurred or wrong_sign
 
     def movement(self) -> Movement:
-        return Movement(f"quarantined:{self.recorded}", self.movement_type, self.amount, self.occurred, self.recorded, None)
+        quarantined_id = f"quarantined:{self.recorded}"
+        return Movement(quarantined_id, self.movement_type, self.amount, self.occurred, self.recorded, None)
 
 
 @dataclass
@@ -410,9 +411,7 @@ def points_book(
         extra_items = fault_items(account, slot)
         run = runs[account]
         if slot.cause == "rejected_movement":
-            row = quarantined_fault(
-                rng, "points", slot, account, -1, int(as_of[account]), run.available_before_faults
-            )
+            row = quarantined_fault(rng, "points", slot, account, -1, int(as_of[account]), run.available_before_faults)
             run = replace(run, info={**run.info, "quarantined": [row]})
         if extra_items:
             run = run_points_account(sorted(item_lists[account] + extra_items), *base, windows[account])

@@ -20,12 +20,12 @@ from tools.sample_data.config import DAY, NULL, Calendar
 from tools.sample_data.expiry import ExpiryFault
 from tools.sample_data.ledger import (
     ACC_DUPLICATE,
-    CURRENCIES,
     ACC_MISMATCH,
     ACC_MISSING,
     ACC_NO_REVERSE,
     ACC_OPEN_EARN,
     ACC_PARTIAL_REVERSE,
+    CURRENCIES,
     EARN,
     EVENT_TYPES,
     EXPIRE,
@@ -138,7 +138,9 @@ def verify_balances(
             raise TruthError(f"{truth.balance_type} account {truth.account}: should be in balance")
 
 
-def quarantined_movements(rejected_rows: list[tuple[str, dict, str]], account_index: dict[str, int]) -> QuarantinedMovements:
+def quarantined_movements(
+    rejected_rows: list[tuple[str, dict, str]], account_index: dict[str, int]
+) -> QuarantinedMovements:
     """The quarantined movements of each balance, read from the bad rows as written: (source,
     values, reason) of every bad ledger_events / wallet_transactions row. A row counts when its
     account, amount and recorded_at parse (and the currency, for the wallet) and its key is not a

@@ -22,8 +22,10 @@ matches as (
     select
         quarantined_movements.*,
         row_number() over (
-            partition by quarantined_movements.account_id, quarantined_movements.balance_type,
-            quarantined_movements.currency_key
+            partition by
+                quarantined_movements.account_id,
+                quarantined_movements.balance_type,
+                quarantined_movements.currency_key
             order by
                 quarantined_movements.recorded_at desc,
                 quarantined_movements.source_file desc,
