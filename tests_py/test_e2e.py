@@ -251,7 +251,11 @@ def test_a_second_seed_also_matches_the_ground_truth(tmp_path: Path) -> None:
             " from marts.fct_balance_reconciliation",
         )
     }
+    print_confusion(
+        "likely_cause (second seed)", confusion([(expected[k][1], got.get(k, ("", "missing"))[1]) for k in expected])
+    )
     assert got == expected
+    assert "rejected_movement" in {cause for _, cause in expected.values()}
     accruals = {row["order_id"]: row["expected_status"] for row in read_truth(truth, "order_accruals.csv")}
     assert (
         dict(query(warehouse, "select order_id, accrual_status from marts.fct_order_accrual_reconciliation"))
