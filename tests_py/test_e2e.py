@@ -152,6 +152,30 @@ def check_balances(warehouse: Path, truth: Path) -> None:
     wrong = [(key, expected[key], got[key][:2]) for key in expected if expected[key] != got[key][:2]]
     assert not wrong, f"{len(wrong)} balances differ, e.g. {wrong[:5]}"
     assert all(figures["precision"] == figures["recall"] == 1.0 for figures in {**statuses, **causes}.values())
+    assert causes.get("rejected_movement", {}).get("expected", 0) >= 4, "the generator should inject rejected_movement"
+
+
+def test_rejected_movement_names_the_quarantined_row(refreshed: tuple[Path, Refresh]) -> None:
+    """The explanation points operations at the feed: the file, row and reason of a row that is in
+    audit.rejected_source_rows, whose key is the evidence."""
+    warehouse, _ = refreshed
+    rows = query(
+        warehouse,
+        """
+        select recon.account_id, recon.explanation, rejected.source_file, rejected.source_row_number, rejected.reason
+        from marts.fct_balance_reconciliation as recon
+        left join audit.rejected_source_rows as rejected
+            on rejected.row_key = recon.evidence_movement_id
+            and rejected.source = case when recon.balance_type = 'points' then 'ledger_events'
+                                       else 'wallet_transactions' end
+        where recon.likely_cause = 'rejected_movement'
+        """,
+    )
+    assert rows
+    for account, explanation, source_file, row_number, reason in rows:
+        assert source_file is not None, account
+        assert f"{source_file} row {row_number}, {reason}" in explanation, explanation
+        assert "not the ledger" in explanation
 
 
 def test_balance_reconciliation_matches_the_ground_truth(

@@ -197,6 +197,7 @@ def test_every_fault_class_is_in_the_truth(generated: tuple[Path, Path]) -> None
         for cause in (
             "double_posted_event",
             "missing_correction",
+            "rejected_movement",
             "stale_snapshot",
             "missing_ledger_event",
             "unexplained",
@@ -251,9 +252,13 @@ def test_every_fault_class_is_in_the_truth(generated: tuple[Path, Path]) -> None
 
 
 # --- an independent reading of the landing files ---------------------------------------------
+MOVEMENT_SOURCES = ("ledger_events", "wallet_transactions")
+
+
 def load_valid(con: duckdb.DuckDBPyConnection, landing: Path, truth: Path) -> dict[str, int]:
     """Create one typed table per source with the rows a correct loader keeps: rejected rows
-    out, copies of files skipped, exact repeats of earlier rows skipped (first delivery wins)."""
+    out, copies of files skipped, exact repeats of earlier rows skipped (first delivery wins).
+    The rejected rows of the movement sources go, as text, into rejected_<source>."""
     rejected = {(r["file"], int(r["row_number"])) for r in read_truth(truth, "rejected_rows.csv")}
     copies = {r["file"] for r in read_truth(truth, "duplicate_files.csv")}
     repeats: dict[str, int] = {}
@@ -261,17 +266,17 @@ def load_valid(con: duckdb.DuckDBPyConnection, landing: Path, truth: Path) -> di
     for source in SOURCES:
         columns = TYPES[source]
         parts = []
+        rejected_text: dict[str, list] = {name: [] for name in columns}
         for sequence, path in enumerate(sorted((landing / source).iterdir())):
             relative = f"{source}/{path.name}"
             if relative in copies:
                 continue
             if path.suffix == ".csv":
                 with path.open(newline="", encoding="utf-8") as handle:
-                    rows = [
-                        (n, row)
-                        for n, row in enumerate(csv.DictReader(handle), start=1)
-                        if (relative, n) not in rejected
-                    ]
+                    every_row = list(enumerate(csv.DictReader(handle), start=1))
+                rows = [(n, row) for n, row in every_row if (relative, n) not in rejected]
+                for name in columns:
+                    rejected_text[name] += [row[name] or None for n, row in every_row if (relative, n) in rejected]
                 text = {name: [row[name] or None for _, row in rows] for name in columns}
                 text["row_number"] = [n for n, _ in rows]
                 con.register("text_rows", pa.table(text))
@@ -285,10 +290,17 @@ def load_valid(con: duckdb.DuckDBPyConnection, landing: Path, truth: Path) -> di
                     f"from read_parquet('{path}', file_row_number = true)"
                 ).to_arrow_table()
                 keep = [(relative, int(n)) not in rejected for n in table.column("row_number").to_pylist()]
+                dropped = table.filter(pa.array([not k for k in keep]))
+                for name in columns:
+                    rejected_text[name] += [as_csv_text(v) or None for v in dropped.column(name).to_pylist()]
                 table = table.filter(pa.array(keep))
             table = table.append_column("file", pa.array([relative] * table.num_rows, pa.string()))
             table = table.append_column("sequence", pa.array([sequence] * table.num_rows, pa.int64()))
             parts.append(table)
+        if source in MOVEMENT_SOURCES:
+            con.register("text_rows", pa.table({n: pa.array(v, pa.string()) for n, v in rejected_text.items()}))
+            con.execute(f"create or replace table rejected_{source} as select * from text_rows")
+            con.unregister("text_rows")
         con.register("all_rows", pa.concat_tables(parts))
         names = ", ".join(columns)
         con.execute(
@@ -441,6 +453,20 @@ def reconcile_sql(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], 
             group by account_id, balance_type, currency, kind, amount, coalesce(order_id, cast(occurred_at as varchar))
             having count(*) > 1
         ),
+        quarantined as (  -- rejected movement rows whose account and amount parse, not a re-delivery of a held key
+            select * from (
+                select trim(account_id) as account_id, 'points' as balance_type, '' as currency,
+                       cast(try_cast(points as bigint) as decimal(18, 2)) as amount,
+                       try_cast(recorded_at as timestamptz) as recorded_at, event_id as movement_id
+                from rejected_ledger_events
+                where event_id is null or event_id not in (select event_id from ledger_events)
+                union all
+                select trim(account_id), 'wallet', trim(currency), try_cast(amount as decimal(18, 2)),
+                       try_cast(recorded_at as timestamptz), txn_id
+                from rejected_wallet_transactions
+                where txn_id is null or txn_id not in (select txn_id from wallet_transactions)
+            ) where account_id is not null and amount is not null and recorded_at is not null
+        ),
         earlier as (  -- the balance before the first movement, and after every movement but the last
             select account_id, balance_type, currency, 0 as balance_then from seen
             union all
@@ -452,13 +478,16 @@ def reconcile_sql(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], 
                exists (select 1 from seen as s where s.account_id = c.account_id and s.balance_type = c.balance_type
                        and s.currency = c.currency and s.kind in ('correct', 'adjust')
                        and s.amount = -(c.balance - c.computed)) as correction,
+               exists (select 1 from quarantined as q where q.account_id = c.account_id
+                       and q.balance_type = c.balance_type and q.currency = c.currency
+                       and q.recorded_at <= c.as_of and q.amount = c.balance - c.computed) as quarantined,
                exists (select 1 from earlier as e where e.account_id = c.account_id
                        and e.balance_type = c.balance_type and e.currency = c.currency
                        and e.balance_then = c.balance) as stale
         from computed as c
     """).fetchall()
     out = {}
-    for account, balance_type, currency, balance, drift, twin, correction, stale in rows:
+    for account, balance_type, currency, balance, drift, twin, correction, quarantined, stale in rows:
         if balance is None:
             out[(account, balance_type, currency)] = ("missing_snapshot", "none", None)
             continue
@@ -469,6 +498,8 @@ def reconcile_sql(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], 
             cause = "double_posted_event"
         elif correction:
             cause = "missing_correction"
+        elif quarantined:
+            cause = "rejected_movement"
         elif stale:
             cause = "stale_snapshot"
         else:
@@ -940,6 +971,14 @@ def test_reconcile_precedence_and_boundaries() -> None:
     assert reconcile(0, base, 100, "points")[1] == "stale_snapshot"  # the balance before the first movement
     assert reconcile(computed + 77, base, 100, "points")[1:] == ("missing_ledger_event", 77)
     assert reconcile(computed - 77, base, 100, "points")[1] == "unexplained"
+    # a quarantined movement the snapshot applied: drift = +its amount, recorded by as_of, ranked
+    # after missing_correction and before stale_snapshot
+    rejected = [m(9, "earn", 77, 90), m(10, "redeem", -60, 101)]
+    assert reconcile(computed + 77, base, 100, "points", rejected)[1:] == ("rejected_movement", 77)
+    assert reconcile(computed - 60, base, 100, "points", rejected)[1] == "unexplained"  # recorded after as_of
+    assert reconcile(computed - 40, base, 100, "points", [m(11, "redeem", -40, 50)])[1] == "missing_correction"
+    assert reconcile(400, base, 100, "points", [m(12, "earn", 60, 50)])[1] == "rejected_movement"
+    assert reconcile(computed + 78, base, 100, "points", rejected)[1] == "missing_ledger_event"  # exact only
     assert reconcile(computed + 5, base, 100, "points")[:2] == ("in_balance", "none")
     assert reconcile(computed + 50, base, 100, "points")[0] == "minor_drift"
     assert reconcile(computed + 51, base, 100, "points")[0] == "material_mismatch"

@@ -136,7 +136,8 @@ def simulate_world(config: Config) -> World:
     all_truths = points_book.truth + wallet_book.truth
 
     # every label is derived again from the movements as they will be written
-    truth.verify_balances(all_truths, points, wallet)
+    planned = quarantined_by_balance(points_book.quarantined + wallet_book.quarantined)
+    truth.verify_balances(all_truths, points, wallet, planned)
     truth.verify_tiers(calendar, accruals, points, members.count)
     member_orders, accrual_status, posted = truth.order_accruals(orders, accruals, points)
     check_sign_rules(points, wallet)
@@ -211,11 +212,38 @@ def plan_landing(world: World) -> Landing:
         order_width=width(world.orders.ids()[0]),
     )
     protected = {f"stores/{stores_copy.copy_of}", redelivery.relative}
-    badrows.add_bad_rows(plans, world.frames, fresh, world.calendar, rng, protected)
+    account_index = {account_id: index for index, account_id in enumerate(world.members.ids)}
+    drifting = {
+        ("points" if t.balance_type == "points" else "wallet", t.account, t.currency): t
+        for t in world.balances
+        if t.status in ("minor_drift", "material_mismatch")
+    }
+
+    def explains_a_drift(source: str, values: dict, reason: str) -> bool:
+        """A landing fault must not become a rejected_movement the truth does not plan."""
+        for key, movements in truth.quarantined_movements([(source, values, reason)], account_index).items():
+            balance = drifting.get(key)
+            if balance is not None and any(
+                m.recorded_at <= balance.as_of and m.amount == balance.drift for m in movements
+            ):
+                return True
+        return False
+
+    badrows.add_bad_rows(plans, world.frames, fresh, world.calendar, rng, protected, explains_a_drift)
+    quarantined = [
+        quarantined_row_values(row, world.members.ids)
+        for row in world.points_book.quarantined + world.wallet_book.quarantined
+    ]
+    badrows.add_quarantined_movements(plans, quarantined, fresh, rng, protected)
     for source_plans in plans.values():
         for plan in source_plans:
             layout(plan)  # places the bad rows: their row numbers are known from here on
     rejected = badrows.rejected_rows(plans)
+    # the balance labels again, now with every quarantined movement as the files will hold it
+    written = [(plan.source, bad.values, bad.reason) for files in plans.values() for plan in files for bad in plan.bad]
+    truth.verify_balances(
+        world.balances, world.points, world.wallet, truth.quarantined_movements(written, account_index)
+    )
     return Landing(plans, rejected, redelivery, repeats, stores_copy)
 
 
@@ -245,6 +273,40 @@ def generate(config: Config, landing_dir: Path, truth_dir: Path, overwrite: bool
     summary = build_summary(world, landing, rows_written, files_written)
     truth.write_json(truth_dir / "summary.json", summary)
     return Result(rows_written, files_written, len(world.points.ids), time.perf_counter() - started, summary)
+
+
+def quarantined_by_balance(rows: list[balances.QuarantinedRow]) -> truth.QuarantinedMovements:
+    out: truth.QuarantinedMovements = {}
+    for row in rows:
+        key = ("points" if row.currency < 0 else "wallet", row.account, row.currency)
+        out.setdefault(key, []).append(row.movement())
+    return out
+
+
+def quarantined_row_values(row: balances.QuarantinedRow, account_ids: list[str]) -> tuple[str, dict, str]:
+    """(source, column values without the key, reason) of a rejected_movement fault's landing row."""
+    if row.currency < 0:
+        values = {
+            "account_id": account_ids[row.account],
+            "event_type": row.movement_type,
+            "points": row.amount,
+            "occurred_at": row.occurred,
+            "recorded_at": row.recorded,
+            "order_id": None,
+            "reverses_event_id": None,
+            "source": "backoffice",
+        }
+        return "ledger_events", values, row.reason
+    values = {
+        "account_id": account_ids[row.account],
+        "currency": ledger.CURRENCIES[row.currency],
+        "txn_type": row.movement_type,
+        "amount": row.amount,
+        "occurred_at": row.occurred,
+        "recorded_at": row.recorded,
+        "order_id": None,
+    }
+    return "wallet_transactions", values, row.reason
 
 
 def plan_files(calendar: Calendar, stores: simulate.Stores, frames: dict[str, dict]) -> dict[str, list[FilePlan]]:

@@ -25,6 +25,7 @@ from tools.sample_data.ledger import (
     ACC_NO_REVERSE,
     ACC_OPEN_EARN,
     ACC_PARTIAL_REVERSE,
+    CURRENCIES,
     EARN,
     EVENT_TYPES,
     EXPIRE,
@@ -82,9 +83,16 @@ def cents_text(value: int) -> str:
 
 
 # --- balances ----------------------------------------------------------------------------------
-def verify_balances(truths: list[BalanceTruth], points: Movements, wallet: Movements) -> None:
+QuarantinedMovements = dict[tuple[str, int, int], list[Movement]]  # (balance_type, account, currency) -> rows
+
+
+def verify_balances(
+    truths: list[BalanceTruth], points: Movements, wallet: Movements, quarantined: QuarantinedMovements | None = None
+) -> None:
     """Recompute every latest snapshot's drift from the ledger as written, and every non-zero
-    drift's status and cause with the contract's precedence."""
+    drift's status and cause with the contract's precedence; ``quarantined`` are the rejected
+    movement rows of each balance (rejected_movement)."""
+    quarantined = quarantined or {}
     for balance_type, movements in (("points", points), ("wallet", wallet)):
         rows = [t for t in truths if t.balance_type == balance_type and t.snapshot is not None]
         keys = holder_keys(movements.account, movements.currency)
@@ -115,7 +123,8 @@ def verify_balances(truths: list[BalanceTruth], points: Movements, wallet: Movem
                 )
             )
         for key, truth in suspects.items():
-            status, cause, drift = reconcile(truth.snapshot, grouped[key], truth.as_of, balance_type)
+            rows = quarantined.get((balance_type, truth.account, truth.currency), [])
+            status, cause, drift = reconcile(truth.snapshot, grouped[key], truth.as_of, balance_type, rows)
             if (status, cause, drift) != (truth.status, truth.cause, truth.drift):
                 raise TruthError(
                     f"{balance_type} account {truth.account}: planned {truth.fault} as "
@@ -127,6 +136,39 @@ def verify_balances(truths: list[BalanceTruth], points: Movements, wallet: Movem
         expected = "in_balance" if truth.fault in ("", "tiny/in_balance") else None
         if expected and truth.status != expected:
             raise TruthError(f"{truth.balance_type} account {truth.account}: should be in balance")
+
+
+def quarantined_movements(
+    rejected_rows: list[tuple[str, dict, str]], account_index: dict[str, int]
+) -> QuarantinedMovements:
+    """The quarantined movements of each balance, read from the bad rows as written: (source,
+    values, reason) of every bad ledger_events / wallet_transactions row. A row counts when its
+    account, amount and recorded_at parse (and the currency, for the wallet) and its key is not a
+    movement the ledger holds (a conflicting_duplicate repeats a held key) -- as the warehouse
+    reads audit.rejected_source_rows."""
+    out: QuarantinedMovements = {}
+    for source, values, reason in rejected_rows:
+        if source not in ("ledger_events", "wallet_transactions") or reason == "conflicting_duplicate":
+            continue
+        amount_column = "points" if source == "ledger_events" else "amount"
+        account, amount, recorded = values.get("account_id"), values.get(amount_column), values.get("recorded_at")
+        if not isinstance(account, str) or account not in account_index:
+            continue
+        if not isinstance(amount, int) or not isinstance(recorded, int):
+            continue  # missing or unparseable (Raw)
+        occurred = values.get("occurred_at")
+        occurred = occurred if isinstance(occurred, int) else recorded
+        if source == "ledger_events":
+            key = ("points", account_index[account], -1)
+            kind = values.get("event_type")
+        else:
+            currency = values.get("currency")
+            if currency not in CURRENCIES:
+                continue
+            key = ("wallet", account_index[account], CURRENCIES.index(currency))
+            kind = values.get("txn_type")
+        out.setdefault(key, []).append(Movement(f"quarantined:{len(out)}", str(kind), amount, occurred, recorded, None))
+    return out
 
 
 def balance_rows(truths: list[BalanceTruth], account_ids: list[str]) -> list[list[str]]:
