@@ -21,7 +21,8 @@
 -- the reversal's month. Bases (int_points_events_classified): `expected` is the program's own
 -- expiry, `ledger` is every removal the ledger holds (fct_points_lots).
 -- Outcomes: `expired` in outcome_month (expected: month ends while the account had events, then
--- what is left at its due month) and `remaining` (ledger: what is left of the lot now).
+-- what is left at its due month; due months only up to the last month ended by the warehouse's
+-- as-of, int_warehouse_as_of) and `remaining` (ledger: what is left of the lot now).
 
 with recursive
 
@@ -31,6 +32,10 @@ events as (
 
 lots as (
     select * from {{ ref('int_points_lots') }}
+),
+
+warehouse_as_of as (
+    select * from {{ ref('int_warehouse_as_of') }}
 ),
 
 event_roles as (
@@ -73,17 +78,31 @@ account_events as (
     where event_roles.fifo_role in ('lot', 'consume', 'reinstate')
 ),
 
-month_end_ranges as (
-    -- the expected basis expires lots at each month end that has an event after it; later due
-    -- months are read off the final state
+event_month_ranges as (
     select
         basis,
         account_id,
         {{ month_start('min(occurred_at)') }} as first_month,
-        cast({{ dbt.dateadd('month', -1, month_start('max(occurred_at)')) }} as date) as last_month
+        cast({{ dbt.dateadd('month', -1, month_start('max(occurred_at)')) }} as date) as last_event_month_end
     from account_events
     where basis = 'expected'
     group by basis, account_id
+),
+
+month_end_ranges as (
+    -- the expected basis expires lots at each month end that has an event after it, up to the
+    -- last month ended by the as-of; later due months are read off the final state
+    select
+        event_month_ranges.basis,
+        event_month_ranges.account_id,
+        event_month_ranges.first_month,
+        case
+            when event_month_ranges.last_event_month_end < warehouse_as_of.last_ended_month
+                then event_month_ranges.last_event_month_end
+            else warehouse_as_of.last_ended_month
+        end as last_month
+    from event_month_ranges
+    cross join warehouse_as_of
 ),
 
 month_ends as (
@@ -499,16 +518,20 @@ final_state as (
 outcomes as (
     select * from expired_at_month_ends
     union all
-    -- expected: what is left after the last event expires at its due month
+    -- expected: what is left after the last event expires at its due month, when that month
+    -- has ended by the as-of
     select
-        basis,
-        account_id,
-        lot_event_id,
+        final_state.basis,
+        final_state.account_id,
+        final_state.lot_event_id,
         'expired' as outcome,
-        effective_due_month as outcome_month,
-        remaining_points as points
+        final_state.effective_due_month as outcome_month,
+        final_state.remaining_points as points
     from final_state
-    where basis = 'expected' and remaining_points > 0
+    cross join warehouse_as_of
+    where
+        final_state.basis = 'expected' and final_state.remaining_points > 0
+        and final_state.effective_due_month <= warehouse_as_of.last_ended_month
     union all
     select
         basis,

@@ -4,7 +4,9 @@
 -- reverse events that reverse them (a reversed expiry is withdrawn from the month it was
 -- posted in; the recomputed expiry ignores both). Expiry happens
 -- at the end of the month M + 18 for points earned in M, so the points expiring in due_month
--- belong to lot month due_month - 18.
+-- belong to lot month due_month - 18. Due months run through the last month that has ended by
+-- the warehouse's as-of (int_warehouse_as_of): an expiry posted in a later month is not
+-- compared until that month ends.
 
 with
 
@@ -20,6 +22,10 @@ ledger_events as (
     select * from {{ ref('stg_loyalty__ledger_events') }}
 ),
 
+warehouse_as_of as (
+    select * from {{ ref('int_warehouse_as_of') }}
+),
+
 expire_events as (
     select
         account_id,
@@ -27,7 +33,9 @@ expire_events as (
         points,
         {{ month_start('occurred_at') }} as posted_month
     from ledger_events
-    where event_type = 'expire'
+    where
+        event_type = 'expire'
+        and {{ month_start('occurred_at') }} <= (select warehouse_as_of.last_ended_month from warehouse_as_of)
 ),
 
 expire_reversals as (
