@@ -2,8 +2,8 @@
     parsed values, name the first failed check, and classify each delivered row as
     staged / rejected / duplicate (docs/landing.md#accounting-identity: delivered = staged + rejected + duplicates).
     How a later delivery of a key is classified follows the source's kind
-    (docs/landing.md#same-key-different-payload), declared as meta.kind on its table in the
-    sources YAML and held to loyalty/landing/contract.py by tests_py/test_landing_contract.py. -#}
+    (docs/landing.md#same-key-different-payload): landing_source_kinds() in model_lists.sql,
+    held to loyalty/landing/contract.py by tests_py/test_landing_contract.py. -#}
 
 {#- Delivered text (raw_<column>), the delivery's position and identity, the row as JSON. -#}
 {% macro delivery_columns(relation, columns, key_columns) -%}
@@ -76,27 +76,6 @@
     from {{ relation }}
 {%- endmacro %}
 
-{#- The kind of a landing source (fact / dimension / change_feed): meta.kind of its table in
-    the sources YAML. While dbt parses, the graph is empty and the answer does not matter. -#}
-{% macro landing_source_kind(source_name) -%}
-    {%- if not execute -%}
-        {{ return('fact') }}
-    {%- endif -%}
-    {%- set kinds = [] -%}
-    {%- for node in graph.sources.values() -%}
-        {%- if node.package_name == project_name and node.name == source_name -%}
-            {%- do kinds.append((node.meta or {}).get('kind') or (node.config.meta or {}).get('kind')) -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {%- if kinds | length != 1 or kinds[0] not in ('fact', 'dimension', 'change_feed') -%}
-        {{ exceptions.raise_compiler_error(
-            "landing source '" ~ source_name ~ "' needs meta: {kind: fact | dimension | change_feed} on its table "
-            ~ "in models/staging/<system>/_<system>__sources.yml (the kind in loyalty/landing/contract.py); found "
-            ~ (kinds | string)) }}
-    {%- endif -%}
-    {{ return(kinds[0]) }}
-{%- endmacro %}
-
 {#- Classify every delivered row, by the kind of its source:
     * fact and change feed: among rows that passed every check, the first delivery of a key is
       staged and each later one with another payload is rejected as conflicting_duplicate;
@@ -106,7 +85,13 @@
       earlier payload is a change, so a new version).
     A row that failed a check and repeats an earlier row exactly is a duplicate, else rejected. -#}
 {% macro classify_deliveries(relation, source_name, key_columns) -%}
-    {%- if landing_source_kind(source_name) == 'dimension' -%}
+    {%- set kinds = landing_source_kinds() -%}
+    {%- if source_name not in kinds -%}
+        {{ exceptions.raise_compiler_error(
+            "landing source '" ~ source_name ~ "' has no kind: add it to landing_source_kinds() in "
+            ~ "macros/sql/model_lists.sql (its kind in loyalty/landing/contract.py)") }}
+    {%- endif -%}
+    {%- if kinds[source_name] == 'dimension' -%}
         {{ classify_dimension_deliveries(relation, source_name, key_columns) }}
     {%- else -%}
         {{ classify_fact_deliveries(relation, source_name, key_columns) }}
@@ -119,6 +104,7 @@
     {%- set key_window = 'partition by ' ~ (key_columns | join(', ')) ~ ', ' ~ candidate ~ ' order by ' ~ delivery_order %}
     select
         '{{ source_name }}' as landing_source,
+        '{{ landing_source_kinds()[source_name] }}' as landing_source_kind,
         ranked.*,
         case
             when payload_delivery_number > 1 then 'duplicate'
@@ -160,6 +146,7 @@
     {%- endset %}
     select
         '{{ source_name }}' as landing_source,
+        'dimension' as landing_source_kind,
         ranked.*,
         case
             when {{ repeats_previous }} then 'duplicate'
