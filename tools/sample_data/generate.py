@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.sample_data import badrows, balances, expiry, ledger, simulate, tables, truth
+from tools.sample_data import badrows, balances, changes, expiry, ledger, simulate, tables, truth
 from tools.sample_data.config import Calendar, Config, ConfigError, iso_date, stream
 from tools.sample_data.program import EXPIRY_STATUSES, TIERS
 from tools.sample_data.writer import SCHEMAS, FilePlan, layout, write_file
@@ -24,6 +24,10 @@ TRUTH_FILES = (
     "duplicate_files.csv",
     "tiers.csv",
     "store_eligibility.csv",
+    "members.csv",
+    "stores.csv",
+    "store_targets.csv",
+    "dimension_changes.csv",
     "expiry.csv",
     "summary.json",
 )
@@ -103,7 +107,8 @@ class World:
     posted: np.ndarray  # per order: earn + reverse points
     store_results: list[truth.StoreResult]
     expiry: list[truth.ExpiryRow]
-    frames: dict[str, dict[str, np.ndarray]]
+    frames: dict[str, dict[str, np.ndarray]]  # as first delivered
+    changes: changes.DimensionChanges  # later deliveries of members, stores and targets
 
 
 @dataclass
@@ -115,6 +120,7 @@ class Landing:
     redelivery: FilePlan
     repeats: int
     stores_copy: FilePlan
+    changed: list[list]  # (source, file, row_number, row_key, kind) of each dimension change
 
 
 def simulate_world(config: Config) -> World:
@@ -139,15 +145,22 @@ def simulate_world(config: Config) -> World:
     expiry_rows = truth.expiry_rows(calendar, points, members.count, points_book.expiry_faults)
     member_orders, accrual_status, posted = truth.order_accruals(orders, accruals, points)
     check_sign_rules(points, wallet)
-    store_results = truth.store_results(calendar, stores, orders, ops, targets)
-
     account_ids = tables.objects(members.ids)
     store_ids = tables.objects(stores.ids)
+    final_state = {
+        "members": tables.members_frame(members, store_ids),
+        "stores": tables.stores_frame(stores),
+    }
+    sales = simulate.completed_sales(orders, stores, calendar.months)
+    dimension_changes = changes.plan(config, calendar, stores, members, targets, sales, final_state)
+    # the truth judges the current state: closings and corrected targets included
+    store_results = truth.store_results(calendar, stores, orders, ops, dimension_changes.targets)
+
     order_ids = tables.objects(orders.ids())
     snaps = tables.snapshots(calendar, points, wallet, all_truths, as_of)
     frames = {
-        "members": tables.members_frame(members, store_ids),
-        "stores": tables.stores_frame(stores),
+        "members": dimension_changes.first_delivery["members"],
+        "stores": dimension_changes.first_delivery["stores"],
         "orders": tables.orders_frame(orders, account_ids, store_ids, order_ids),
         "ledger_events": tables.ledger_frame(points, accruals, account_ids, order_ids),
         "wallet_transactions": tables.wallet_frame(wallet, account_ids, order_ids),
@@ -179,6 +192,7 @@ def simulate_world(config: Config) -> World:
         store_results,
         expiry_rows,
         frames,
+        dimension_changes,
     )
 
 
@@ -206,11 +220,12 @@ def plan_landing(world: World) -> Landing:
     )
     protected = {f"stores/{stores_copy.copy_of}", redelivery.relative}
     badrows.add_bad_rows(plans, world.frames, fresh, world.calendar, rng, protected)
+    placed = changes.add_files(plans, world.changes.changes)
     for source_plans in plans.values():
         for plan in source_plans:
             layout(plan)  # places the bad rows: their row numbers are known from here on
     rejected = badrows.rejected_rows(plans)
-    return Landing(plans, rejected, redelivery, repeats, stores_copy)
+    return Landing(plans, rejected, redelivery, repeats, stores_copy, changes.change_rows(placed))
 
 
 def generate(config: Config, landing_dir: Path, truth_dir: Path, overwrite: bool = False) -> Result:
@@ -343,6 +358,7 @@ def write_truth(truth_dir: Path, world: World, landing: Landing) -> None:
         ["account_id", "due_month", "expected_status", "expected_points", "posted_points"],
         ([members.ids[r.account], first_days[r.month], r.status, r.expected, r.posted] for r in world.expiry),
     )
+    truth.write_dimensions(truth_dir, world.calendar, members, world.stores, world.changes, landing.changed)
     truth.write_csv(
         truth_dir / "store_eligibility.csv",
         ["store_id", "period_month", "eligible"],
@@ -378,6 +394,7 @@ def build_summary(world: World, landing: Landing, rows: dict[str, int], files: d
         "rejected_rows_by_source": dict(sorted(Counter(r.source for r in landing.rejected).items())),
         "exact_duplicate_rows": {landing.redelivery.relative: landing.repeats},
         "duplicate_files": {copy.relative: f"{copy.source}/{copy.copy_of}"},
+        "dimension_changes": dict(sorted(Counter(row[4] for row in landing.changed).items())),
         "tier_changes": truth.tier_movements(accruals),
         "tiers_after_last_month": {name: int(tiers_now.get(code, 0)) for code, name in enumerate(TIERS)},
         "store_eligibility": truth.eligibility_summary(world.store_results),
