@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import shutil
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -190,6 +191,103 @@ def test_member_tiers_match_the_ground_truth(refreshed: tuple[Path, Refresh], sm
     assert {"upgrade", "downgrade"} <= {row[0] for row in query(warehouse, "select change from marts.dim_member_tiers")}
 
 
+def dimension_report(warehouse: Path, truth: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """Per class, the current state of the changing dimensions against the truth (the latest
+    delivery: docs/landing.md#same-key-different-payload), and each key's number of versions."""
+    members = {row["account_id"]: row for row in read_truth(truth, "members.csv")}
+    got_members = {
+        account: (status, versions)
+        for account, status, versions in query(
+            warehouse,
+            "select account_id, max(case when is_current then member_status end), count(*)"
+            " from marts.dim_members group by account_id",
+        )
+    }
+    assert set(got_members) == set(members)
+    stores = {row["store_id"]: row for row in read_truth(truth, "stores.csv")}
+    got_stores = {
+        store: (closed_on.isoformat() if closed_on else "", versions)
+        for store, closed_on, versions in query(
+            warehouse,
+            "select store_id, max(case when is_current then closed_on end), count(*)"
+            " from marts.dim_stores group by store_id",
+        )
+    }
+    assert set(got_stores) == set(stores)
+    wrong_versions = [
+        key
+        for key, row in [*members.items(), *stores.items()]
+        if int(row["expected_versions"]) != {**got_members, **got_stores}[key][1]
+    ]
+    assert not wrong_versions, f"versions differ from the truth: {wrong_versions[:5]}"
+    return {
+        "member_status": confusion([(row["expected_status"], got_members[a][0]) for a, row in members.items()]),
+        "store_closed": confusion(
+            [
+                ("closed" if row["expected_closed_on"] else "open", "closed" if got_stores[s][0] else "open")
+                for s, row in stores.items()
+            ]
+        ),
+        "store_closed_on": confusion([(row["expected_closed_on"], got_stores[s][0]) for s, row in stores.items()]),
+    }
+
+
+def eligibility_report(warehouse: Path, truth: Path) -> dict[str, dict[str, float]]:
+    expected = {
+        (row["store_id"], row["period_month"]): row["eligible"] for row in read_truth(truth, "store_eligibility.csv")
+    }
+    got = {
+        (store, month.isoformat()): "true" if eligible else "false"
+        for store, month, eligible in query(
+            warehouse, "select store_id, period_month, eligible from marts.fct_store_incentive_eligibility"
+        )
+    }
+    assert set(got) == set(expected), sorted(set(got) ^ set(expected))[:5]
+    return confusion([(expected[key], got[key]) for key in expected])
+
+
+def test_changed_dimensions_are_versions_and_rules_use_the_current_state(
+    refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]
+) -> None:
+    warehouse, _ = refreshed
+    truth = small_data[1]
+    reports = dimension_report(warehouse, truth)
+    for title, report in reports.items():
+        print_confusion(title, report)
+    assert {"active", "closed"} <= set(reports["member_status"]) and "closed" in reports["store_closed"]
+    eligibility = eligibility_report(warehouse, truth)
+    print_confusion("store eligible (closings and corrected targets included)", eligibility)
+    assert all(
+        figures["precision"] == figures["recall"] == 1.0
+        for report in [*reports.values(), eligibility]
+        for figures in report.values()
+    )
+    # every change was staged as a version of its file, none quarantined
+    changes = read_truth(truth, "dimension_changes.csv")
+    rejected = set(query(warehouse, "select source_file, source_row_number from audit.rejected_source_rows"))
+    assert not [row for row in changes if (row["file"], int(row["row_number"])) in rejected]
+    accounting = dict(
+        query(warehouse, "select source_file, rows_staged = rows_delivered from audit.source_row_accounting")
+    )
+    assert all(accounting[row["file"]] for row in changes)
+    # the month's target is the current (corrected) one
+    targets = {
+        (row["store_id"], row["period_month"]): Decimal(row["expected_target"])
+        for row in read_truth(truth, "store_targets.csv")
+        if int(row["expected_versions"]) > 1
+    }
+    thresholds = {
+        (store, month.isoformat()): threshold
+        for store, month, threshold in query(
+            warehouse,
+            "select store_id, period_month, threshold from marts.fct_store_incentive_rule_results"
+            " where rule_id = 'net_sales_vs_target'",
+        )
+    }
+    judged = [key for key in targets if key in thresholds]
+    assert judged and all(thresholds[key] == targets[key] for key in judged)
+
+
 def test_unreadable_file_fails_with_its_name_and_leaves_the_published_warehouse(
     refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -233,6 +331,10 @@ def test_a_second_seed_also_matches_the_ground_truth(tmp_path: Path) -> None:
         dict(query(warehouse, "select order_id, accrual_status from marts.fct_order_accrual_reconciliation"))
         == accruals
     )
+    reports = {**dimension_report(warehouse, truth), "store eligible": eligibility_report(warehouse, truth)}
+    for title, report in reports.items():
+        print_confusion(f"seed 2026: {title}", report)
+    assert all(figures["precision"] == figures["recall"] == 1.0 for r in reports.values() for figures in r.values())
 
 
 def test_expiry_reconciliation_matches_the_ground_truth(
