@@ -35,12 +35,14 @@ class Alert:
     severity: str  # error / warn
     kind: str  # integrity / finding / run_failure
     failing_rows: int
-    failing_rows_at: str  # where to look: a findings table, or the run log
+    failing_rows_at: str  # where to look: the table dbt stored the failing rows in, or the run's results
     message: str
 
 
 def alerts_from_outcome(outcome: dict[str, Any], run_id: str, raised_at: str | None = None) -> list[Alert]:
-    """One alert per failed or warned check of a refresh outcome (orchestration/outcome.py)."""
+    """One alert per failed or warned check of a refresh outcome (loyalty/outcome.py). Where to look
+    is where dbt stored the check's failing rows (its ``store_failures`` table, from the manifest),
+    or the run's results when it stores none: an alert never names a table that is not there."""
     when = raised_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     alerts = []
     groups = (
@@ -52,7 +54,7 @@ def alerts_from_outcome(outcome: dict[str, Any], run_id: str, raised_at: str | N
     for key, kind, severity in groups:
         for check in outcome.get(key, []):
             name = check["name"]
-            stored = f"findings.{name}" if kind == "finding" else f"dbt run_results ({check['unique_id']})"
+            stored = check.get("failing_rows_at") or f"dbt run_results ({check['unique_id']})"
             rows = int(check.get("failures") or 0)
             alerts.append(
                 Alert(

@@ -21,6 +21,15 @@ EXIT_FINDINGS = 1
 EXIT_ERROR = 2
 
 
+def stored_failures_at(node: dict[str, Any]) -> str | None:
+    """Where dbt stores a test's failing rows (``store_failures``), as ``<schema>.<table>`` under
+    the schema's published name; None when it does not store them."""
+    config = node.get("config", {})
+    if not config.get("store_failures"):
+        return None
+    return f"{config.get('schema') or 'dbt_test__audit'}.{node.get('alias') or node.get('name')}"
+
+
 @dataclass(frozen=True)
 class CheckResult:
     unique_id: str
@@ -30,6 +39,7 @@ class CheckResult:
     failures: int
     is_finding: bool
     message: str | None
+    failing_rows_at: str | None = None  # the table dbt stored the failing rows in, if it did
 
 
 @dataclass
@@ -91,6 +101,7 @@ class RefreshOutcome:
                         failures=int(result.get("failures") or 0),
                         is_finding=FINDING_TAG in node.get("tags", []),
                         message=result.get("message"),
+                        failing_rows_at=stored_failures_at(node),
                     )
                 )
             elif status == "error":

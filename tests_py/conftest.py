@@ -58,6 +58,18 @@ def run_refresh(landing: Path, warehouse: Path, *extra: str, env: dict[str, str]
     return Refresh(completed.returncode, completed.stdout, completed.stderr)
 
 
+def closed_month_materializations(result) -> list:
+    """The ``store_incentive_month`` materializations of an incentive_close run (the run also
+    reports the dbt models it rebuilt as materializations of their own assets)."""
+    import dagster as dg
+
+    return [
+        materialization
+        for materialization in result.asset_materializations_for_node("store_incentive_month")
+        if materialization.asset_key == dg.AssetKey(["store_incentive_month"])
+    ]
+
+
 def table_fingerprints(warehouse: Path) -> dict[str, tuple[int, int]]:
     """Row count and an order-independent hash of every table's rows, per schema.table."""
     fingerprints = {}

@@ -1,4 +1,5 @@
-"""Member emails never reach a mart: the dbt test that scans every mart column fails when one does."""
+"""Member emails never reach a mart or an audit table: the dbt tests that scan every mart and
+audit column fail when one does; the quarantine publishes a rejected member's email masked."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ pytestmark = pytest.mark.e2e
 DBT = str(Path(sys.executable).with_name("dbt"))
 
 
-def email_test(warehouse: Path, target_path: Path) -> subprocess.CompletedProcess[str]:
+def email_test(
+    warehouse: Path, target_path: Path, test: str = "assert_no_member_email_in_marts"
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [DBT, "test", "--select", "assert_no_member_email_in_marts", "--target-path", str(target_path)],
+        [DBT, "test", "--select", test, "--target-path", str(target_path)],
         cwd=PROJECT_DIR,
         env={**os.environ, "LOYALTY_TARGET": "duckdb", "LOYALTY_WAREHOUSE": str(warehouse)},
         capture_output=True,
@@ -41,5 +44,33 @@ def test_an_email_in_any_mart_column_fails_the_scan(refreshed: tuple[Path, Refre
             [email],
         )
     leaked = email_test(warehouse, tmp_path / "leaked")
+    assert leaked.returncode == 1
+    assert "Got 1 result" in leaked.stdout
+
+
+def test_the_quarantine_masks_emails_and_the_audit_scan_fails_on_one(
+    refreshed: tuple[Path, Refresh], tmp_path: Path
+) -> None:
+    warehouse = tmp_path / "loyalty.duckdb"
+    shutil.copyfile(refreshed[0], warehouse)
+    with duckdb.connect(str(warehouse)) as connection:
+        raw_rows = [
+            row[0]
+            for row in connection.execute(
+                "select raw_row from audit.rejected_source_rows where source = 'members'"
+            ).fetchall()
+        ]
+        delivered = {row[0] for row in connection.execute("select email from raw.members").fetchall() if row[0]}
+    masked = [raw for raw in raw_rows if '"email":"***@' in raw]
+    assert masked, raw_rows  # the generator rejects member rows that carry an email
+    assert not [raw for raw in raw_rows for email in delivered if email in raw]
+    clean = email_test(warehouse, tmp_path / "clean", "assert_no_member_email_in_audit")
+    assert clean.returncode == 0, clean.stdout[-3000:]
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute(
+            "update audit.rejected_source_rows set raw_row = replace(raw_row, '***@', 'chloe.123@')"
+            " where source = 'members'"
+        )
+    leaked = email_test(warehouse, tmp_path / "leaked", "assert_no_member_email_in_audit")
     assert leaked.returncode == 1
     assert "Got 1 result" in leaked.stdout

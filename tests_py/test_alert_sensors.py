@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -47,5 +48,8 @@ def test_alert_sensor_records_failed_checks_of_a_successful_run(
     alert_on_failed_checks(context)
     recorded = alerts.recorded_keys(settings)
     assert f"{result.run_id}:points_balances_within_minor_tolerance" in recorded
+    queued = [json.loads(line) for line in alerts.queue_path(settings).read_text().splitlines()]
+    where = {alert["check_name"]: alert["failing_rows_at"] for alert in queued}
+    assert where["points_balances_within_minor_tolerance"] == "findings.points_balances_within_minor_tolerance"
     alert_on_failed_checks(context)  # a second evaluation adds nothing
     assert alerts.recorded_keys(settings) == recorded

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from test_drift_cause_registry import parse_manifest
 
 from loyalty import alerts
+from loyalty.outcome import FINDING_TAG, stored_failures_at
 from loyalty.settings import load_settings
 
-from conftest import AlertReceiver, Refresh
+from conftest import PROJECT_DIR, AlertReceiver, Refresh
 
 OUTCOME = {
     "integrity_failures": [],
@@ -24,6 +26,7 @@ OUTCOME = {
             "status": "fail",
             "failures": 7,
             "message": None,
+            "failing_rows_at": "findings.points_material",
         }
     ],
     "warnings": [
@@ -46,6 +49,8 @@ def test_alerts_name_check_severity_rows_and_where_to_look() -> None:
         ("points_minor", "warn", "finding", 13),
     ]
     assert found[0].failing_rows_at == "findings.points_material"
+    # a check that stores no failing rows points at the run's results, never at a missing table
+    assert found[1].failing_rows_at == "dbt run_results (test.loyalty.points_minor)"
 
 
 def test_record_is_idempotent_and_posts_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,3 +89,39 @@ def test_a_refresh_with_findings_alerts_although_it_succeeds(
         stored = connection.execute("select check_name, severity, failing_rows from audit.alerts").fetchall()
     assert {name for name, _, _ in stored} == names
     assert all(rows > 0 for _, _, rows in stored)
+
+
+def test_every_check_that_can_warn_or_find_stores_its_failing_rows_in_findings(tmp_path: Path) -> None:
+    """A finding or a warn-severity check raises an alert without stopping the publish; the alert
+    points at the rows dbt stored, so each such test stores them in schema findings."""
+    manifest = parse_manifest(PROJECT_DIR, tmp_path)
+    tests = [node for node in manifest["nodes"].values() if node["resource_type"] == "test"]
+    alerting = [
+        node
+        for node in tests
+        if FINDING_TAG in node["tags"] or str(node["config"].get("severity", "")).lower() == "warn"
+    ]
+    assert len(alerting) >= 9
+    wrong = [node["name"] for node in alerting if stored_failures_at(node) != f"findings.{node['alias']}"]
+    assert not wrong, f"store_failures with schema findings missing on: {wrong}"
+
+
+@pytest.mark.e2e
+def test_every_alert_points_at_a_table_holding_its_failing_rows(refreshed: tuple[Path, Refresh]) -> None:
+    warehouse, _ = refreshed
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        stored = connection.execute(
+            "select check_name, failing_rows_at, failing_rows from audit.alerts"
+            " where failing_rows_at not like 'dbt run_results%' and failing_rows_at not like 'Dagster run%'"
+        ).fetchall()
+        tables = {
+            f"{schema}.{name}"
+            for schema, name in connection.execute(
+                "select table_schema, table_name from information_schema.tables"
+            ).fetchall()
+        }
+        assert stored, "the generated data raises findings"
+        for check_name, location, failing_rows in stored:
+            assert location in tables, f"{check_name}: alert points at {location}, which does not exist"
+            rows = connection.execute(f"select count(*) from {location}").fetchone()[0]
+            assert rows == failing_rows, f"{check_name}: {location} holds {rows} rows, the alert says {failing_rows}"

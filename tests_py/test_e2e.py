@@ -4,6 +4,7 @@ compared with the generator's ground truth (which lives outside the landing fold
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from collections import Counter
 from decimal import Decimal
@@ -130,11 +131,8 @@ def test_second_refresh_of_the_same_folder_changes_no_row(
     assert after == before
 
 
-def test_balance_reconciliation_matches_the_ground_truth(
-    refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]
-) -> None:
-    warehouse, _ = refreshed
-    truth = read_truth(small_data[1], "balances.csv")
+def check_balances(warehouse: Path, truth: Path) -> None:
+    truth_rows = read_truth(truth, "balances.csv")
     got = {
         (account, balance_type, currency or ""): (status, cause, drift)
         for account, balance_type, currency, status, cause, drift in query(
@@ -145,7 +143,7 @@ def test_balance_reconciliation_matches_the_ground_truth(
     }
     expected = {
         (row["account_id"], row["balance_type"], row["currency"]): (row["expected_status"], row["expected_cause"])
-        for row in truth
+        for row in truth_rows
     }
     assert set(got) == set(expected), "balances differ from the ground truth"
     statuses = confusion([(expected[key][0], got[key][0]) for key in expected])
@@ -155,11 +153,40 @@ def test_balance_reconciliation_matches_the_ground_truth(
     wrong = [(key, expected[key], got[key][:2]) for key in expected if expected[key] != got[key][:2]]
     assert not wrong, f"{len(wrong)} balances differ, e.g. {wrong[:5]}"
     assert all(figures["precision"] == figures["recall"] == 1.0 for figures in {**statuses, **causes}.values())
+    assert causes.get("rejected_movement", {}).get("expected", 0) >= 4, "the generator should inject rejected_movement"
 
 
-def test_order_accruals_match_the_ground_truth(refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]) -> None:
+def test_rejected_movement_names_the_quarantined_row(refreshed: tuple[Path, Refresh]) -> None:
+    """The explanation points operations at the feed: the file, row and reason of a row that is in
+    audit.rejected_source_rows, whose key is the evidence."""
     warehouse, _ = refreshed
-    expected = {row["order_id"]: row["expected_status"] for row in read_truth(small_data[1], "order_accruals.csv")}
+    rows = query(
+        warehouse,
+        """
+        select recon.account_id, recon.explanation, rejected.source_file, rejected.source_row_number, rejected.reason
+        from marts.fct_balance_reconciliation as recon
+        left join audit.rejected_source_rows as rejected
+            on rejected.row_key = recon.evidence_movement_id
+            and rejected.source = case when recon.balance_type = 'points' then 'ledger_events'
+                                       else 'wallet_transactions' end
+        where recon.likely_cause = 'rejected_movement'
+        """,
+    )
+    assert rows
+    for account, explanation, source_file, row_number, reason in rows:
+        assert source_file is not None, account
+        assert f"{source_file} row {row_number}, {reason}" in explanation, explanation
+        assert "not the ledger" in explanation
+
+
+def test_balance_reconciliation_matches_the_ground_truth(
+    refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]
+) -> None:
+    check_balances(refreshed[0], small_data[1])
+
+
+def check_order_accruals(warehouse: Path, truth: Path) -> None:
+    expected = {row["order_id"]: row["expected_status"] for row in read_truth(truth, "order_accruals.csv")}
     got = dict(query(warehouse, "select order_id, accrual_status from marts.fct_order_accrual_reconciliation"))
     assert set(got) == set(expected)
     report = confusion([(expected[order], got[order]) for order in expected])
@@ -169,26 +196,39 @@ def test_order_accruals_match_the_ground_truth(refreshed: tuple[Path, Refresh], 
     assert len(Counter(expected.values())) == 6, "the generator should inject every accrual status"
 
 
-def test_member_tiers_match_the_ground_truth(refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]) -> None:
-    warehouse, _ = refreshed
-    months = query(
+def test_order_accruals_match_the_ground_truth(refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]) -> None:
+    check_order_accruals(refreshed[0], small_data[1])
+
+
+def check_member_tiers(warehouse: Path, truth: Path) -> None:
+    """The tier in effect in every member-month of the truth (from the enrolment month, or the
+    data's first, to the month the last evaluation before the as-of decided), and no tier
+    decided by a month that has not ended."""
+    expected = {(row["account_id"], row["month"]): row["tier"] for row in read_truth(truth, "tiers.csv")}
+    months = sorted({month for _, month in expected})
+    rows = query(
         warehouse,
-        """
+        f"""
         select tiers.account_id, strftime(months.month_start, '%Y-%m-01'), tiers.tier
         from marts.dim_member_tiers as tiers
-        cross join (select distinct cast(date_trunc('month', occurred_at) as date) as month_start
-                    from staging.stg_loyalty__ledger_events) as months
-        where months.month_start >= tiers.valid_from
-          and (tiers.valid_to is null or months.month_start < tiers.valid_to)
+        inner join (select cast(unnest(generate_series(date '{months[0]}', date '{months[-1]}', interval 1 month))
+                    as date) as month_start) as months
+            on months.month_start >= tiers.valid_from
+            and (tiers.valid_to is null or months.month_start < tiers.valid_to)
         """,
     )
-    got = {(account, month): tier for account, month, tier in months}
-    expected = {(row["account_id"], row["month"]): row["tier"] for row in read_truth(small_data[1], "tiers.csv")}
-    common = set(got) & set(expected)
-    assert len(common) >= 0.9 * len(expected)
-    wrong = [(key, expected[key], got[key]) for key in sorted(common) if expected[key] != got[key]]
+    got = {(account, month): tier for account, month, tier in rows if (account, month) in expected}
+    report = confusion([(expected[key], got.get(key, "missing")) for key in expected])
+    print_confusion("tier (member-months)", report)
+    wrong = [(key, expected[key], got.get(key)) for key in sorted(expected) if expected[key] != got.get(key)]
     assert not wrong, f"{len(wrong)} member-months differ, e.g. {wrong[:5]}"
+    (latest,) = query(warehouse, "select strftime(max(valid_from), '%Y-%m-01') from marts.dim_member_tiers")[0]
+    assert latest <= months[-1], f"a tier takes effect in {latest}, decided by a month that has not ended"
     assert {"upgrade", "downgrade"} <= {row[0] for row in query(warehouse, "select change from marts.dim_member_tiers")}
+
+
+def test_member_tiers_match_the_ground_truth(refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]) -> None:
+    check_member_tiers(refreshed[0], small_data[1])
 
 
 def dimension_report(warehouse: Path, truth: Path) -> dict[str, dict[str, dict[str, float]]]:
@@ -232,36 +272,14 @@ def dimension_report(warehouse: Path, truth: Path) -> dict[str, dict[str, dict[s
     }
 
 
-def eligibility_report(warehouse: Path, truth: Path) -> dict[str, dict[str, float]]:
-    expected = {
-        (row["store_id"], row["period_month"]): row["eligible"] for row in read_truth(truth, "store_eligibility.csv")
-    }
-    got = {
-        (store, month.isoformat()): "true" if eligible else "false"
-        for store, month, eligible in query(
-            warehouse, "select store_id, period_month, eligible from marts.fct_store_incentive_eligibility"
-        )
-    }
-    assert set(got) == set(expected), sorted(set(got) ^ set(expected))[:5]
-    return confusion([(expected[key], got[key]) for key in expected])
-
-
-def test_changed_dimensions_are_versions_and_rules_use_the_current_state(
-    refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]
-) -> None:
-    warehouse, _ = refreshed
-    truth = small_data[1]
+def check_dimensions(warehouse: Path, truth: Path) -> None:
+    """The changing dimensions' current state and versions are the truth's, every change was
+    staged (none quarantined), and the net_sales rule judges the corrected target."""
     reports = dimension_report(warehouse, truth)
     for title, report in reports.items():
         print_confusion(title, report)
     assert {"active", "closed"} <= set(reports["member_status"]) and "closed" in reports["store_closed"]
-    eligibility = eligibility_report(warehouse, truth)
-    print_confusion("store eligible (closings and corrected targets included)", eligibility)
-    assert all(
-        figures["precision"] == figures["recall"] == 1.0
-        for report in [*reports.values(), eligibility]
-        for figures in report.values()
-    )
+    assert all(figures["precision"] == figures["recall"] == 1.0 for r in reports.values() for figures in r.values())
     # every change was staged as a version of its file, none quarantined
     changes = read_truth(truth, "dimension_changes.csv")
     rejected = set(query(warehouse, "select source_file, source_row_number from audit.rejected_source_rows"))
@@ -288,6 +306,45 @@ def test_changed_dimensions_are_versions_and_rules_use_the_current_state(
     assert judged and all(thresholds[key] == targets[key] for key in judged)
 
 
+def test_changed_dimensions_are_versions_and_rules_use_the_current_state(
+    refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]
+) -> None:
+    check_dimensions(refreshed[0], small_data[1])
+    # store eligibility judges the current state: closings and corrected targets included
+    check_store_eligibility(refreshed[0], small_data[1])
+
+
+def check_as_of(warehouse: Path, truth: Path, stdout: str) -> None:
+    """The published as-of is the truth's; the roll-forwards end at its month, month-to-date
+    while it has not ended; the refresh summary prints it."""
+    expected = json.loads((truth / "summary.json").read_text())["as_of"]
+    ((as_of, source, as_of_month, last_ended, month_to_date),) = query(
+        warehouse,
+        "select strftime(as_of, '%Y-%m-%dT%H:%M:%SZ'), as_of_source, strftime(as_of_month, '%Y-%m-%d'),"
+        " strftime(last_ended_month, '%Y-%m-%d'), is_as_of_month_to_date from marts.rpt_warehouse_as_of",
+    )
+    assert {"as_of": as_of, "as_of_source": source, "as_of_month": as_of_month, "last_ended_month": last_ended} == (
+        expected
+    )
+    assert month_to_date == (as_of_month != last_ended)
+    for mart in ("fct_points_liability_monthly", "fct_wallet_liability_monthly"):
+        flagged = query(
+            warehouse,
+            f"select distinct strftime(month, '%Y-%m-%d'), is_month_to_date from marts.{mart}"
+            f" where is_month_to_date or month = (select max(month) from marts.{mart})",
+        )
+        assert flagged == [(as_of_month, month_to_date)], mart
+    assert f"as of:     {as_of[:10]} {as_of[11:19]} UTC (latest staged moment)" in stdout
+    assert f"month ends evaluated through {last_ended[:7]}" in stdout
+
+
+def test_the_published_as_of_is_the_truths(refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]) -> None:
+    warehouse, result = refreshed
+    check_as_of(warehouse, small_data[1], result.stdout)
+    # generated before the last month's end: that month is not evaluated (tiers, expiry, incentives)
+    assert query(warehouse, "select is_as_of_month_to_date from marts.rpt_warehouse_as_of") == [(True,)]
+
+
 def test_unreadable_file_fails_with_its_name_and_leaves_the_published_warehouse(
     refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path], tmp_path: Path
 ) -> None:
@@ -307,47 +364,14 @@ def test_unreadable_file_fails_with_its_name_and_leaves_the_published_warehouse(
     assert table_fingerprints(copy) == before
 
 
-def test_a_second_seed_also_matches_the_ground_truth(tmp_path: Path) -> None:
-    landing, truth = tmp_path / "landing", tmp_path / "truth"
-    generate(landing, truth, ["--accounts", "120", "--months", "22", "--seed", "2026"])
-    warehouse = tmp_path / "loyalty.duckdb"
-    result = run_refresh(landing, warehouse)
-    assert result.returncode == 1, result.stdout[-3000:]
-    expected = {
-        (row["account_id"], row["balance_type"], row["currency"]): (row["expected_status"], row["expected_cause"])
-        for row in read_truth(truth, "balances.csv")
-    }
-    got = {
-        (account, balance_type, currency or ""): (status, cause)
-        for account, balance_type, currency, status, cause in query(
-            warehouse,
-            "select account_id, balance_type, currency, drift_status, likely_cause"
-            " from marts.fct_balance_reconciliation",
-        )
-    }
-    assert got == expected
-    accruals = {row["order_id"]: row["expected_status"] for row in read_truth(truth, "order_accruals.csv")}
-    assert (
-        dict(query(warehouse, "select order_id, accrual_status from marts.fct_order_accrual_reconciliation"))
-        == accruals
-    )
-    reports = {**dimension_report(warehouse, truth), "store eligible": eligibility_report(warehouse, truth)}
-    for title, report in reports.items():
-        print_confusion(f"seed 2026: {title}", report)
-    assert all(figures["precision"] == figures["recall"] == 1.0 for r in reports.values() for figures in r.values())
-
-
-def test_expiry_reconciliation_matches_the_ground_truth(
-    refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]
-) -> None:
-    warehouse, _ = refreshed
+def check_expiry(warehouse: Path, truth: Path) -> None:
     expected = {
         (row["account_id"], row["due_month"]): (
             row["expected_status"],
             int(row["expected_points"]),
             int(row["posted_points"]),
         )
-        for row in read_truth(small_data[1], "expiry.csv")
+        for row in read_truth(truth, "expiry.csv")
     }
     got = {
         (account, str(month)): (status, expected_points, posted_points)
@@ -357,8 +381,9 @@ def test_expiry_reconciliation_matches_the_ground_truth(
             " from marts.fct_expiry_reconciliation",
         )
     }
-    report = confusion([(expected[key][0], got.get(key, ("missing",))[0]) for key in expected])
-    print_confusion("expiry_status", report)
+    pairs = [(expected[key][0], got.get(key, ("missing",))[0]) for key in expected]
+    pairs += [("not_due", got[key][0]) for key in set(got) - set(expected)]  # a due month the truth has not
+    print_confusion("expiry_status", confusion(pairs))
     assert got == expected
     assert {status for status, _, _ in expected.values()} >= {
         "ok",
@@ -367,3 +392,44 @@ def test_expiry_reconciliation_matches_the_ground_truth(
         "expired_but_spent",
         "expired_early",
     }
+
+
+def test_expiry_reconciliation_matches_the_ground_truth(
+    refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]
+) -> None:
+    check_expiry(refreshed[0], small_data[1])
+
+
+def check_store_eligibility(warehouse: Path, truth: Path) -> None:
+    rows = read_truth(truth, "store_eligibility.csv")
+    expected = {(row["store_id"], row["period_month"]): row["eligible"] for row in rows}
+    got = {
+        (store, str(month)): "true" if eligible else "false"
+        for store, month, eligible in query(
+            warehouse, "select store_id, period_month, eligible from marts.fct_store_incentive_eligibility"
+        )
+    }
+    pairs = [(expected[key], got.get(key, "missing")) for key in expected]
+    pairs += [("not_evaluated", got[key]) for key in set(got) - set(expected)]
+    print_confusion("store eligible (store-months)", confusion(pairs))
+    assert got == expected
+
+
+def test_a_second_seed_also_matches_the_ground_truth(tmp_path: Path) -> None:
+    """Another seed, more accounts and months, extracted after the last month's expiry run (the
+    as-of exactly at 23:59:59 on its last day: that month is evaluated): every class again,
+    the changing dimensions included."""
+    landing, truth = tmp_path / "landing", tmp_path / "truth"
+    generate(landing, truth, ["--accounts", "200", "--months", "24", "--seed", "11", "--as-of", "month-end"])
+    warehouse = tmp_path / "loyalty.duckdb"
+    result = run_refresh(landing, warehouse)
+    assert result.returncode == 1, result.stdout[-3000:]
+    check_balances(warehouse, truth)
+    check_order_accruals(warehouse, truth)
+    check_member_tiers(warehouse, truth)
+    check_expiry(warehouse, truth)
+    check_store_eligibility(warehouse, truth)
+    check_dimensions(warehouse, truth)
+    check_as_of(warehouse, truth, result.stdout)
+    assert query(warehouse, "select is_as_of_month_to_date from marts.rpt_warehouse_as_of") == [(False,)]
+    assert json.loads((truth / "summary.json").read_text())["lapsed_members"]["downgraded_after_lapse"]

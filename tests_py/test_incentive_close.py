@@ -16,7 +16,7 @@ import pytest
 from loyalty import incentive_actions
 from loyalty.settings import load_settings
 
-from conftest import Refresh
+from conftest import Refresh, closed_month_materializations
 
 pytestmark = pytest.mark.e2e
 
@@ -39,12 +39,19 @@ def test_backfill_of_months_publishes_each_matching_the_truth(
     for month in MONTHS:  # what a backfill over the range runs, one partition at a time
         result = job.execute_in_process(partition_key=month, instance=instance, raise_on_error=False)
         assert result.success, month
-        (materialization,) = result.asset_materializations_for_node("store_incentive_month")
+        (materialization,) = closed_month_materializations(result)
         metadata = {key: value.value for key, value in materialization.metadata.items()}
         expected = [row for row in truth if row["period_month"] == month]
         assert metadata["stores"] == len(expected)
         assert metadata["eligible_stores"] == sum(row["eligible"] == "true" for row in expected)
         assert metadata["newly_published"] is True
+        # the dbt models it rebuilt are materializations of their own assets, its tests checks
+        rebuilt = {event.asset_key.path[-1] for event in result.get_asset_materialization_events()}
+        assert {"fct_store_incentive_eligibility", "fct_store_incentive_restatements"} <= rebuilt
+        assert any(
+            evaluation.asset_key.path[-1] == "fct_store_incentive_eligibility"
+            for evaluation in result.get_asset_check_evaluations()
+        )
 
     settings = load_settings()
     journal = incentive_actions.journal_path(settings).read_text().splitlines()
@@ -56,6 +63,6 @@ def test_backfill_of_months_publishes_each_matching_the_truth(
     assert [month for (month,) in published] == MONTHS
 
     again = job.execute_in_process(partition_key=MONTHS[0], instance=instance, raise_on_error=False)
-    (materialization,) = again.asset_materializations_for_node("store_incentive_month")
+    (materialization,) = closed_month_materializations(again)
     assert materialization.metadata["newly_published"].value is False
     assert len(incentive_actions.journal_path(settings).read_text().splitlines()) == len(MONTHS)

@@ -14,7 +14,7 @@ import pytest
 from loyalty.warehouse import BUILD_SUFFIX, PgQueries, pg_conninfo
 from tools.compare_engines import checksums, compare
 
-from conftest import Refresh, run_pg_refresh
+from conftest import Refresh, closed_month_materializations, run_pg_refresh
 
 pytestmark = pytest.mark.e2e
 
@@ -163,7 +163,7 @@ def test_closing_an_incentive_month_on_postgres_publishes_it_and_keeps_the_histo
     job = build_defs(load_settings()).resolve_job_def("incentive_close")
     result = job.execute_in_process(partition_key=month, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     assert result.success
-    (materialization,) = result.asset_materializations_for_node("store_incentive_month")
+    (materialization,) = closed_month_materializations(result)
     with (small_data[1] / "store_eligibility.csv").open(newline="") as handle:
         expected = [row for row in csv.DictReader(handle) if row["period_month"] == month]
     assert materialization.metadata["stores"].value == len(expected)

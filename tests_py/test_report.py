@@ -7,7 +7,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from loyalty.reporting.report import main, nice_ticks, write_report
+from loyalty.reporting.summary import jsonable, render, warehouse_figures
 
 from conftest import Refresh
 
@@ -32,6 +33,7 @@ needs_chromium = pytest.mark.skipif(
 
 T0 = datetime(2025, 1, 1, 9, 0, 0)
 SNAPSHOT_AT = datetime(2025, 8, 31, 12, 0, 0)
+AS_OF = datetime(2025, 8, 31, 23, 59, 58)  # one second before August ends: evaluated through July
 NASTY = 'Snapshot is 405 points above the ledger <script>alert("x")</script> & more.'
 
 
@@ -142,9 +144,10 @@ def _create_summary(connection: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _create_figures(connection: duckdb.DuckDBPyConnection) -> None:
+def _create_figures(connection: duckdb.DuckDBPyConnection, *, as_of: datetime | None = AS_OF) -> None:
     """marts.rpt_warehouse_summary as dbt builds it (its contract's columns, from the YAML),
-    filled from the hand-made marts; causes ranked by the real seed (seeds/drift_causes.csv)."""
+    filled from the hand-made marts; causes ranked by the real seed (seeds/drift_causes.csv);
+    the warehouse's as-of `as_of` (from the data, last ended month July 2025), none when None."""
     models = yaml.safe_load((ROOT / "models/marts/reconciliation/_reconciliation__models.yml").read_text())
     model = next(model for model in models["models"] if model["name"] == "rpt_warehouse_summary")
     columns = ", ".join(
@@ -185,6 +188,13 @@ def _create_figures(connection: duckdb.DuckDBPyConnection) -> None:
         left join read_csv('{ROOT / "seeds/drift_causes.csv"}') as causes on drift.likely_cause = causes.likely_cause
         """
     )
+    if as_of is not None:
+        connection.execute(
+            "insert into marts.rpt_warehouse_summary by name"
+            " select 'warehouse_as_of' as figure_set, 1 as figure_order, 'data' as category,"
+            " date '2025-07-01' as period_month, ? as as_of",
+            [as_of],
+        )
     tables = connection.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()
     marts = {name for (name,) in tables}
     for figure_set, mart, status, extra in (
@@ -336,6 +346,10 @@ def test_page_shows_summary_top_balances_and_timelines(hand_made: Path, tmp_path
     assert "Loyalty reconciliation report" in page.visible
     assert str(hand_made.resolve()) in page.visible
     assert "4 of 6 balances are out of balance" in page.visible
+    assert (
+        "Data as of 2025-08-31 23:59:58 UTC (the latest staged moment): tiers, expiry and store incentives"
+        " evaluated through the end of 2025-07." in page.visible
+    )
 
     summary = {(row[0], row[1]): row[2:] for row in page.rows("summary")}
     assert summary[("points", "—")] == ["4", "2", "0", "1", "1", "+405", "0", "+405", "405"]
@@ -550,3 +564,32 @@ def test_browser_shows_the_refreshed_warehouse(refreshed: tuple[Path, Refresh], 
     chromium(f"--screenshot={screenshot}", "--window-size=1280,2000", out.resolve().as_uri())
     assert png_size(screenshot) == (1280, 2000)
     assert screenshot.stat().st_size > 50_000  # a rendered page, not a blank one
+
+
+def test_terminal_summary_shows_the_as_of(hand_made: Path, tmp_path: Path) -> None:
+    figures = warehouse_figures(hand_made)
+    assert figures["as_of"] == [(AS_OF, "data", date(2025, 7, 1))]
+    text = render(
+        landing_dir=tmp_path / "landing",
+        warehouse=str(hand_made),
+        report=tmp_path / "page.html",
+        published=True,
+        load=None,
+        outcome=None,
+        figures=jsonable(figures),
+        error=None,
+    )
+    assert "as of:     2025-08-31 23:59:58 UTC (latest staged moment); month ends evaluated through 2025-07" in text
+    assert "Reconciliation (marts.rpt_reconciliation_summary)" in text
+
+
+def test_a_warehouse_without_an_as_of_shows_none(tmp_path: Path) -> None:
+    warehouse = tmp_path / "no_as_of.duckdb"
+    with duckdb.connect(str(warehouse)) as connection:
+        _create_marts(connection)
+        _balance(connection, "P3", "points", None, "100", "100", "in_balance", "none", "In balance: P3.")
+        _create_summary(connection)
+        _create_figures(connection, as_of=None)
+    assert warehouse_figures(warehouse)["as_of"] == []
+    page = Page(write_report(warehouse, tmp_path / "page.html").read_text(encoding="utf-8"))
+    assert "Data as of" not in page.visible and "All 1 balances are in balance." in page.visible

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import filecmp
+import itertools
 import json
 import random
 from collections import Counter, defaultdict
@@ -21,6 +22,7 @@ import pytest
 
 from tools.sample_data.__main__ import main
 from tools.sample_data.program import (
+    TIERS,
     FifoLots,
     Movement,
     StoreMonth,
@@ -195,6 +197,7 @@ def test_every_fault_class_is_in_the_truth(generated: tuple[Path, Path]) -> None
         for cause in (
             "double_posted_event",
             "missing_correction",
+            "rejected_movement",
             "stale_snapshot",
             "missing_ledger_event",
             "unexplained",
@@ -253,6 +256,7 @@ def test_every_fault_class_is_in_the_truth(generated: tuple[Path, Path]) -> None
 
 
 # --- an independent reading of the landing files ---------------------------------------------
+MOVEMENT_SOURCES = ("ledger_events", "wallet_transactions")
 # the dimensions (docs/landing.md#same-key-different-payload): the latest delivery of a key is its state
 DIMENSION_KEYS = {
     "members": "account_id",
@@ -265,7 +269,8 @@ def load_valid(con: duckdb.DuckDBPyConnection, landing: Path, truth: Path) -> di
     """Create one typed table per source with the rows a correct loader keeps: rejected rows
     out, copies of files skipped, exact repeats of earlier rows skipped (first delivery wins).
     For a dimension the table holds each key's current state (its latest delivery) and
-    ``<source>_versions`` every delivery that changed it."""
+    ``<source>_versions`` every delivery that changed it. The rejected rows of the movement
+    sources go, as text, into rejected_<source>."""
     rejected = {(r["file"], int(r["row_number"])) for r in read_truth(truth, "rejected_rows.csv")}
     copies = {r["file"] for r in read_truth(truth, "duplicate_files.csv")}
     repeats: dict[str, int] = {}
@@ -273,17 +278,17 @@ def load_valid(con: duckdb.DuckDBPyConnection, landing: Path, truth: Path) -> di
     for source in SOURCES:
         columns = TYPES[source]
         parts = []
+        rejected_text: dict[str, list] = {name: [] for name in columns}
         for sequence, path in enumerate(sorted((landing / source).iterdir())):
             relative = f"{source}/{path.name}"
             if relative in copies:
                 continue
             if path.suffix == ".csv":
                 with path.open(newline="", encoding="utf-8") as handle:
-                    rows = [
-                        (n, row)
-                        for n, row in enumerate(csv.DictReader(handle), start=1)
-                        if (relative, n) not in rejected
-                    ]
+                    every_row = list(enumerate(csv.DictReader(handle), start=1))
+                rows = [(n, row) for n, row in every_row if (relative, n) not in rejected]
+                for name in columns:
+                    rejected_text[name] += [row[name] or None for n, row in every_row if (relative, n) in rejected]
                 text = {name: [row[name] or None for _, row in rows] for name in columns}
                 text["row_number"] = [n for n, _ in rows]
                 con.register("text_rows", pa.table(text))
@@ -297,10 +302,17 @@ def load_valid(con: duckdb.DuckDBPyConnection, landing: Path, truth: Path) -> di
                     f"from read_parquet('{path}', file_row_number = true)"
                 ).to_arrow_table()
                 keep = [(relative, int(n)) not in rejected for n in table.column("row_number").to_pylist()]
+                dropped = table.filter(pa.array([not k for k in keep]))
+                for name in columns:
+                    rejected_text[name] += [as_csv_text(v) or None for v in dropped.column(name).to_pylist()]
                 table = table.filter(pa.array(keep))
             table = table.append_column("file", pa.array([relative] * table.num_rows, pa.string()))
             table = table.append_column("sequence", pa.array([sequence] * table.num_rows, pa.int64()))
             parts.append(table)
+        if source in MOVEMENT_SOURCES:
+            con.register("text_rows", pa.table({n: pa.array(v, pa.string()) for n, v in rejected_text.items()}))
+            con.execute(f"create or replace table rejected_{source} as select * from text_rows")
+            con.unregister("text_rows")
         con.register("all_rows", pa.concat_tables(parts))
         names = ", ".join(columns)
         if source in DIMENSION_KEYS:
@@ -534,6 +546,20 @@ def reconcile_sql(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], 
             group by account_id, balance_type, currency, kind, amount, coalesce(order_id, cast(occurred_at as varchar))
             having count(*) > 1
         ),
+        quarantined as (  -- rejected movement rows whose account and amount parse, not a re-delivery of a held key
+            select * from (
+                select trim(account_id) as account_id, 'points' as balance_type, '' as currency,
+                       cast(try_cast(points as bigint) as decimal(18, 2)) as amount,
+                       try_cast(recorded_at as timestamptz) as recorded_at, event_id as movement_id
+                from rejected_ledger_events
+                where event_id is null or event_id not in (select event_id from ledger_events)
+                union all
+                select trim(account_id), 'wallet', trim(currency), try_cast(amount as decimal(18, 2)),
+                       try_cast(recorded_at as timestamptz), txn_id
+                from rejected_wallet_transactions
+                where txn_id is null or txn_id not in (select txn_id from wallet_transactions)
+            ) where account_id is not null and amount is not null and recorded_at is not null
+        ),
         earlier as (  -- the balance before the first movement, and after every movement but the last
             select account_id, balance_type, currency, 0 as balance_then from seen
             union all
@@ -545,13 +571,16 @@ def reconcile_sql(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], 
                exists (select 1 from seen as s where s.account_id = c.account_id and s.balance_type = c.balance_type
                        and s.currency = c.currency and s.kind in ('correct', 'adjust')
                        and s.amount = -(c.balance - c.computed)) as correction,
+               exists (select 1 from quarantined as q where q.account_id = c.account_id
+                       and q.balance_type = c.balance_type and q.currency = c.currency
+                       and q.recorded_at <= c.as_of and q.amount = c.balance - c.computed) as quarantined,
                exists (select 1 from earlier as e where e.account_id = c.account_id
                        and e.balance_type = c.balance_type and e.currency = c.currency
                        and e.balance_then = c.balance) as stale
         from computed as c
     """).fetchall()
     out = {}
-    for account, balance_type, currency, balance, drift, twin, correction, stale in rows:
+    for account, balance_type, currency, balance, drift, twin, correction, quarantined, stale in rows:
         if balance is None:
             out[(account, balance_type, currency)] = ("missing_snapshot", "none", None)
             continue
@@ -562,6 +591,8 @@ def reconcile_sql(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str, str], 
             cause = "double_posted_event"
         elif correction:
             cause = "missing_correction"
+        elif quarantined:
+            cause = "rejected_movement"
         elif stale:
             cause = "stale_snapshot"
         else:
@@ -708,8 +739,9 @@ def month_number(first_day: str) -> int:
 
 
 def test_expiries_are_the_fifo_remainders(generated: tuple[Path, Path], warehouse: tuple) -> None:
-    """A plain FIFO replay: every month end posts what is left of the lots of 18 months before,
-    except at the injected faults, where the truth holds what was due and what was posted."""
+    """A plain FIFO replay: every month end up to the data's as-of posts what is left of the lots of
+    18 months before, except at the injected faults, where the truth holds what was due and what
+    was posted."""
     con, _ = warehouse
     faults = {
         (r["account_id"], month_number(r["due_month"])): (int(r["expected_points"]), int(r["posted_points"]))
@@ -723,7 +755,10 @@ def test_expiries_are_the_fifo_remainders(generated: tuple[Path, Path], warehous
                last_day(occurred_at) = cast(occurred_at as date) and strftime(occurred_at, '%H:%M:%S') = '23:59:59'
         from ledger_events order by account_id, occurred_at, event_id
     """).fetchall()
-    last_month = con.execute("select max(year(recorded_at) * 12 + month(recorded_at)) from ledger_events").fetchone()[0]
+    # month ends are checked up to the data's as-of: the last month has not ended (--as-of before-month-end)
+    last_month = month_number(json.loads((generated[1] / "summary.json").read_text())["as_of"]["last_ended_month"])
+    latest = con.execute("select max(year(recorded_at) * 12 + month(recorded_at)) from ledger_events").fetchone()[0]
+    assert last_month < latest
     by_account: dict[str, list] = defaultdict(list)
     for row in events:
         by_account[row[0]].append(row[1:])
@@ -802,15 +837,17 @@ def test_expiry_truth_is_the_set_based_fifo(generated: tuple[Path, Path], wareho
     """The warehouse's definition, written again in SQL from the landing rows: lots are events
     with points > 0 (lot month = month of occurred_at), consumption the other negative events
     than expire; S(k) = max(0, max over j <= k of L(j) - C(j)) with C up to the end of k + 18;
-    due month k + 18 expects S(k) - S(k - 1) against -Σ expire events of that month."""
+    due month k + 18 expects S(k) - S(k - 1) against -Σ expire events of that month, for every
+    due month that ended by the data's as-of."""
     _, truth = generated
     con, _ = warehouse
-    rows = con.execute("""
+    last_ended = json.loads((truth / "summary.json").read_text())["as_of"]["last_ended_month"]
+    rows = con.execute(f"""
         with events as (
             select account_id, event_type, points, cast(date_trunc('month', occurred_at) as date) as month
             from ledger_events
         ),
-        last_month as (select max(month) as last_month from events),
+        last_month as (select date '{last_ended}' as last_month),
         lot_months as (
             select account_id, month, sum(points) as lot_points from events where points > 0 group by all
         ),
@@ -881,7 +918,8 @@ def test_few_due_points_still_carry_every_expiry_fault(tmp_path: Path) -> None:
 
 
 def test_a_short_history_carries_no_expiry_fault(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["--accounts", "100", "--months", "19", "--seed", "3"]
+    # extracted after the last month's expiry run: due month 18, the first, is checked
+    args = ["--accounts", "100", "--months", "19", "--seed", "3", "--as-of", "month-end"]
     assert run("--out", str(tmp_path / "l"), "--truth", str(tmp_path / "t"), *args) == 0
     assert "no expiry faults injected: --months 19 < 20" in capsys.readouterr().out
     summary = json.loads((tmp_path / "t" / "summary.json").read_text())["expiry"]
@@ -964,6 +1002,9 @@ def test_store_eligibility_follows_the_rules(generated: tuple[Path, Path], wareh
         index = months.index(month)
         before = sum(history[store].get(m, False) for m in months[max(0, index - 3) : index])
         derived[(store, month)] = "true" if whole and passed and before >= 2 else "false"
+    # only the months that ended by the data's as-of are evaluated
+    last_ended = json.loads((truth / "summary.json").read_text())["as_of"]["last_ended_month"]
+    derived = {key: value for key, value in derived.items() if key[1] <= last_ended}
     expected = {(r["store_id"], r["period_month"]): r["eligible"] for r in read_truth(truth, "store_eligibility.csv")}
     assert derived == expected
     assert set(expected.values()) == {"true", "false"}
@@ -1023,6 +1064,14 @@ def test_reconcile_precedence_and_boundaries() -> None:
     assert reconcile(0, base, 100, "points")[1] == "stale_snapshot"  # the balance before the first movement
     assert reconcile(computed + 77, base, 100, "points")[1:] == ("missing_ledger_event", 77)
     assert reconcile(computed - 77, base, 100, "points")[1] == "unexplained"
+    # a quarantined movement the snapshot applied: drift = +its amount, recorded by as_of, ranked
+    # after missing_correction and before stale_snapshot
+    rejected = [m(9, "earn", 77, 90), m(10, "redeem", -60, 101)]
+    assert reconcile(computed + 77, base, 100, "points", rejected)[1:] == ("rejected_movement", 77)
+    assert reconcile(computed - 60, base, 100, "points", rejected)[1] == "unexplained"  # recorded after as_of
+    assert reconcile(computed - 40, base, 100, "points", [m(11, "redeem", -40, 50)])[1] == "missing_correction"
+    assert reconcile(400, base, 100, "points", [m(12, "earn", 60, 50)])[1] == "rejected_movement"
+    assert reconcile(computed + 78, base, 100, "points", rejected)[1] == "missing_ledger_event"  # exact only
     assert reconcile(computed + 5, base, 100, "points")[:2] == ("in_balance", "none")
     assert reconcile(computed + 50, base, 100, "points")[0] == "minor_drift"
     assert reconcile(computed + 51, base, 100, "points")[0] == "material_mismatch"
@@ -1084,3 +1133,80 @@ def test_files_use_the_contract_types(generated: tuple[Path, Path]) -> None:
     with next((landing / "orders").glob("*.csv")).open(newline="") as handle:
         amounts = [row["net_amount"] for row in csv.DictReader(handle)]
     assert all(a.split(".")[-1].isdigit() and len(a.split(".")[-1]) == 2 for a in amounts[:50])
+
+
+# --- the as-of and lapsed members ---------------------------------------------------------------
+def test_the_as_of_is_the_latest_valid_moment(generated: tuple[Path, Path], warehouse: tuple) -> None:
+    """summary.json's as-of is the latest recorded_at, snapshot as_of or order updated_at of the
+    valid rows; extracted before the last month's end (the default), that month has not ended."""
+    con, _ = warehouse
+    latest = con.execute("""
+        select strftime(max(moment), '%Y-%m-%dT%H:%M:%SZ') from (
+            select max(recorded_at) as moment from ledger_events
+            union all select max(recorded_at) from wallet_transactions
+            union all select max(as_of) from balance_snapshots
+            union all select max(updated_at) from orders)
+    """).fetchone()[0]
+    as_of = json.loads((generated[1] / "summary.json").read_text())["as_of"]
+    assert as_of == {
+        "as_of": latest,
+        "as_of_source": "data",
+        "as_of_month": "2025-08-01",
+        "last_ended_month": "2025-07-01",
+    }
+    assert "2025-08-31T00:00:00Z" < latest < "2025-08-31T23:59:59Z"
+    assert max(r["due_month"] for r in read_truth(generated[1], "expiry.csv")) == "2025-07-01"
+    assert max(r["period_month"] for r in read_truth(generated[1], "store_eligibility.csv")) == "2025-07-01"
+    assert max(r["month"] for r in read_truth(generated[1], "tiers.csv")) == "2025-08-01"  # decided end of July
+
+
+def test_extracted_after_the_month_end_the_last_month_is_evaluated(tmp_path: Path) -> None:
+    args = [*SMALL, "--as-of", "month-end"]
+    assert run("--out", str(tmp_path / "l"), "--truth", str(tmp_path / "t"), *args) == 0
+    summary = json.loads((tmp_path / "t" / "summary.json").read_text())
+    assert summary["as_of"]["as_of"] == "2025-08-31T23:59:59Z"  # the expiry run of the last month end
+    assert summary["as_of"]["last_ended_month"] == "2025-08-01"
+    assert max(r["due_month"] for r in read_truth(tmp_path / "t", "expiry.csv")) == "2025-08-01"
+    assert max(r["month"] for r in read_truth(tmp_path / "t", "tiers.csv")) == "2025-09-01"
+
+
+def test_a_bad_as_of_mode_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run("--out", str(tmp_path / "l"), "--truth", str(tmp_path / "t"), "--as-of", "noon")
+    assert exited.value.code == 2 and "--as-of" in capsys.readouterr().err
+
+
+def test_lapsed_members_are_evaluated_and_downgraded_after_their_last_event(
+    generated: tuple[Path, Path], warehouse: tuple
+) -> None:
+    """Lapsed members do nothing for more than a year before the as-of; the truth keeps their
+    tier evaluated up to it, and some of them are downgraded at month ends after their last
+    event (what the warehouse must do without any event of theirs to go by)."""
+    con, _ = warehouse
+    truth = generated[1]
+    lapsed = json.loads((truth / "summary.json").read_text())["lapsed_members"]
+    assert lapsed["members"] and lapsed["downgraded_after_lapse"]
+    last_events = dict(
+        con.execute(
+            "select account_id, strftime(max(occurred_at), '%Y-%m-%d') from ledger_events"
+            " where event_type <> 'expire' and account_id in (select unnest(?)) group by account_id",
+            [lapsed["members"]],
+        ).fetchall()
+    )
+    last_orders = dict(
+        con.execute(
+            "select account_id, strftime(max(ordered_at), '%Y-%m-%d') from orders"
+            " where account_id in (select unnest(?)) group by account_id",
+            [lapsed["members"]],
+        ).fetchall()
+    )
+    tiers = defaultdict(list)
+    for row in read_truth(truth, "tiers.csv"):
+        tiers[row["account_id"]].append((row["month"], TIERS.index(row["tier"])))
+    for account in lapsed["members"]:
+        assert last_orders[account] < "2024-08-01", account  # 12+ months before the last ended month
+        assert tiers[account][-1][0] == "2025-08-01", account  # evaluated up to the as-of
+    for account in lapsed["downgraded_after_lapse"]:
+        after = [(month, tier) for month, tier in tiers[account] if month > last_events[account]]
+        assert any(later < earlier for (_, earlier), (_, later) in itertools.pairwise(after)), account
+        assert after[-1][1] == 0, account  # nothing qualifies any more: the lowest tier

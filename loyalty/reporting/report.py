@@ -4,9 +4,9 @@
 
 It reads a built warehouse read-only and shows: the summary figures per balance type and
 currency with the order accrual and expiry status counts, charts of the balances by drift
-status and of the out-of-balance drift by likely cause (all from marts.rpt_warehouse_summary,
-the figures the refresh summary prints too), the top balances out of balance (largest |drift|
-first, marts.fct_balance_reconciliation), and, per such balance, its ledger timeline
+status and of the out-of-balance drift by likely cause and the warehouse's as-of (all from
+marts.rpt_warehouse_summary, the figures the refresh summary prints too), the top balances
+out of balance (largest |drift| first, marts.fct_balance_reconciliation), and, per such balance, its ledger timeline
 (marts.fct_account_ledger_timeline) drawn against the snapshot, with the explanation and the
 last movements. A warehouse without those figures gets a "no reconciliation yet" page.
 The page is rendered from templates/*.html.j2 with static/report.css inlined. Exit status:
@@ -94,6 +94,13 @@ class ReportData:
     def out_of_balance(self) -> int:
         """Balances not in balance, missing snapshots included."""
         return self.checked - self.status_totals["in_balance"]
+
+    @property
+    def as_of(self) -> dict[str, Any] | None:
+        """The warehouse's as-of: {"as_of": timestamp (naive UTC), "category": "data" or "var",
+        "period_month": the last month evaluated at its end}; None when the warehouse has none."""
+        rows = (self.figures or {}).get("warehouse_as_of") or []
+        return rows[0] if rows else None
 
     @property
     def latest_snapshot(self) -> datetime | None:

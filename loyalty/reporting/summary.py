@@ -50,7 +50,8 @@ def warehouse_figures(source: Path | Any) -> dict[str, Any]:
     warehouse: a DuckDB file (opened read-only) or an open connection (DuckDB, or PostgreSQL
     through ``warehouse.PgQueries``). {name: [row tuple, ...]} with the names and columns
     rows_by_source (source, files, delivered, staged, rejected, exact duplicates),
-    rejected_by_reason (reason, rows), reconciliation (balance type, currency or "-", checked,
+    as_of (as-of as naive UTC datetime, source "data" or "var", last month evaluated at its end;
+    no row before any data), rejected_by_reason (reason, rows), reconciliation (balance type, currency or "-", checked,
     in balance, minor, material, no snapshot, net drift), accruals (status, member orders),
     expiry (status, account-months, posted − expected points) and incentives (month,
     eligible stores, stores; no row without incentives). {} when the file does not exist or
@@ -81,6 +82,7 @@ def _figures(connection) -> dict[str, Any]:
             "rows_rejected",
             "rows_exact_duplicate",
         ),
+        "as_of": rows("warehouse_as_of", "as_of", "category", "period_month"),
         "rejected_by_reason": rows("rejected_rows", "category", "item_count"),
         "reconciliation": [
             (row["balance_type"], row["currency"] or "-", *(row[column] for column in RECONCILIATION_COLUMNS))
@@ -148,6 +150,10 @@ def render(
             f"files:     {load.get('files_loaded', 0)} loaded ({load.get('rows_loaded', 0)} rows), "
             f"{load.get('duplicate_files', 0)} duplicate file(s), {load.get('files_already_loaded', 0)} already loaded"
         )
+    if figures.get("as_of"):
+        as_of, source, last_ended = figures["as_of"][0]
+        source = "dbt var as_of" if source == "var" else "latest staged moment"
+        lines.append(f"as of:     {str(as_of)[:19]} UTC ({source}); month ends evaluated through {str(last_ended)[:7]}")
     if figures.get("rows_by_source"):
         lines += ["", "Rows by source (all deliveries so far)"]
         lines += _table(["source", "files", "delivered", "staged", "rejected", "exact dups"], figures["rows_by_source"])

@@ -47,3 +47,30 @@
     ({{ on_date }} >= {{ relation }}.effective_from
     and ({{ relation }}.effective_to is null or {{ on_date }} < {{ relation }}.effective_to))
 {%- endmacro %}
+
+{#- The dbt var `as_of` (docs/operations.md#as-of) as a UTC timestamp literal, or none when the
+    var is not set. ISO 8601 ("2025-06-30T23:59:59Z", an offset such as "+02:00" is converted
+    to UTC, no zone means UTC, a date alone means its midnight); anything else stops the build
+    with the value named. -#}
+{% macro as_of_var_literal() -%}
+    {%- set value = var('as_of', none) -%}
+    {%- if value is none or (value | string | trim) == '' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set text = value | string | trim -%}
+    {%- set datetime = modules.datetime -%}
+    {%- set normalised = text[:-1] ~ '+00:00' if text[-1:] in ['Z', 'z'] else text -%}
+    {%- set parsed = none -%}
+    {%- if modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?([+-][0-9]{2}:?[0-9]{2})?)?', normalised) -%}
+        {%- set parsed = datetime.datetime.fromisoformat(normalised) -%}
+    {%- endif -%}
+    {%- if parsed is none -%}
+        {{ exceptions.raise_compiler_error(
+            "dbt var as_of=" ~ (text | tojson) ~ " is not an ISO 8601 timestamp (e.g. 2025-06-30T23:59:59Z)"
+        ) }}
+    {%- endif -%}
+    {%- if parsed.tzinfo is not none -%}
+        {%- set parsed = parsed.astimezone(modules.pytz.utc).replace(tzinfo=none) -%}
+    {%- endif -%}
+    {{ return("cast('" ~ parsed.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as timestamp)") }}
+{%- endmacro %}

@@ -5,8 +5,10 @@
     (docs/landing.md#same-key-different-payload): landing_source_kinds() in model_lists.sql,
     held to loyalty/landing/contract.py by tests_py/test_landing_contract.py. -#}
 
-{#- Delivered text (raw_<column>), the delivery's position and identity, the row as JSON. -#}
-{% macro delivery_columns(relation, columns, key_columns) -%}
+{#- Delivered text (raw_<column>), the delivery's position and identity, the row as JSON.
+    personal_columns are masked in the JSON (mask_personal_text), which audit.rejected_source_rows
+    publishes; the raw_<column> text stays in the build layer. -#}
+{% macro delivery_columns(relation, columns, key_columns, personal_columns=[]) -%}
     {%- for column in columns %}
         {{ relation }}.{{ column }} as raw_{{ column }},
     {%- endfor %}
@@ -16,7 +18,7 @@
         {{ relation }}._load_id,
         {{ relation }}._loaded_at,
         {{ row_key(relation, key_columns) }} as row_key,
-        {{ json_text_object(relation, columns) }} as raw_row
+        {{ json_text_object(relation, columns, personal_columns) }} as raw_row
 {%- endmacro %}
 
 {% macro row_key(relation, key_columns) -%}
@@ -24,25 +26,44 @@
     {%- endfor %})
 {%- endmacro %}
 
-{% macro json_text_object(relation, columns) -%}
-    {{ return(adapter.dispatch('json_text_object', 'loyalty')(relation, columns)) }}
+{#- A personal text value as it may be published (docs/landing.md#personal-data): an email keeps
+    only its domain ('chloe.123@example.net' -> '***@example.net'), anything else is '***'; null
+    stays null. -#}
+{% macro mask_personal_text(value) -%}
+    case
+        when {{ value }} is null then null
+        when position('@' in {{ value }}) > 0 then '***' || substr({{ value }}, position('@' in {{ value }}))
+        else '***'
+    end
 {%- endmacro %}
 
-{% macro default__json_text_object(relation, columns) -%}
+{% macro json_value(relation, column, personal_columns) -%}
+    {%- if column in personal_columns -%}
+        {{ mask_personal_text(relation ~ '.' ~ column) }}
+    {%- else -%}
+        {{ relation }}.{{ column }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro json_text_object(relation, columns, personal_columns=[]) -%}
+    {{ return(adapter.dispatch('json_text_object', 'loyalty')(relation, columns, personal_columns)) }}
+{%- endmacro %}
+
+{% macro default__json_text_object(relation, columns, personal_columns) -%}
     cast(json_object(
-        {%- for column in columns %}'{{ column }}', {{ relation }}.{{ column }}{{ ", " if not loop.last }}{% endfor -%}
+        {%- for column in columns %}'{{ column }}', {{ json_value(relation, column, personal_columns) }}{{ ", " if not loop.last }}{% endfor -%}
     ) as {{ dbt.type_string() }})
 {%- endmacro %}
 
-{% macro postgres__json_text_object(relation, columns) -%}
+{% macro postgres__json_text_object(relation, columns, personal_columns) -%}
     cast(json_build_object(
-        {%- for column in columns %}'{{ column }}', {{ relation }}.{{ column }}{{ ", " if not loop.last }}{% endfor -%}
+        {%- for column in columns %}'{{ column }}', {{ json_value(relation, column, personal_columns) }}{{ ", " if not loop.last }}{% endfor -%}
     ) as text)
 {%- endmacro %}
 
-{% macro spark__json_text_object(relation, columns) -%}
+{% macro spark__json_text_object(relation, columns, personal_columns) -%}
     to_json(named_struct(
-        {%- for column in columns %}'{{ column }}', {{ relation }}.{{ column }}{{ ", " if not loop.last }}{% endfor -%}
+        {%- for column in columns %}'{{ column }}', {{ json_value(relation, column, personal_columns) }}{{ ", " if not loop.last }}{% endfor -%}
     ))
 {%- endmacro %}
 

@@ -22,6 +22,7 @@
 -- depends_on: {{ ref('fct_order_accrual_reconciliation') }}
 -- depends_on: {{ ref('rpt_reconciliation_summary') }}
 -- depends_on: {{ ref('rpt_warehouse_summary') }}
+-- depends_on: {{ ref('rpt_warehouse_as_of') }}
 {{ config(tags=['integrity', 'access'], meta={'dagster': {'ref': {'name': 'dim_member_tiers'}}}) }}
 
 {%- set scans = [] %}

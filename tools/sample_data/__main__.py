@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from tools.sample_data.config import Config, ConfigError, GenerationError
+from tools.sample_data.config import AS_OF_MODES, Config, ConfigError, GenerationError
 from tools.sample_data.generate import generate
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -47,6 +47,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--start", default=defaults.start, metavar="YYYY-MM", help="first month of the data (default %(default)s)"
     )
     parser.add_argument(
+        "--as-of",
+        choices=AS_OF_MODES,
+        default=defaults.as_of,
+        help="extract the data before the last month's end (23:59:58 at the latest: that month is not evaluated)"
+        " or after its expiry run at 23:59:59 (default %(default)s)",
+    )
+    parser.add_argument(
         "--overwrite",
         action="store_true",
         help="replace the landing files and truth of an earlier run in these folders",
@@ -56,7 +63,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)  # argparse itself exits 2 on malformed options
-    config = Config(accounts=args.accounts, months=args.months, seed=args.seed, start=args.start)
+    config = Config(accounts=args.accounts, months=args.months, seed=args.seed, start=args.start, as_of=args.as_of)
     try:
         result = generate(config, args.out, args.truth, overwrite=args.overwrite)
     except ConfigError as error:

@@ -284,8 +284,10 @@ def add_bad_rows(
     calendar: Calendar,
     rng: np.random.Generator,
     protected: set[str],
+    forbidden: Callable[[str, dict, str], bool] = lambda source, values, reason: False,
 ) -> None:
-    """Insert the bad rows into the planned files (never into ``protected`` files)."""
+    """Insert the bad rows into the planned files (never into ``protected`` files); a row
+    ``forbidden(source, values, reason)`` refuses (it would explain a balance's drift) is made again."""
     for source, reasons in SOURCE_REASONS.items():
         delivered = [p for p in plans[source] if p.copy_of is None]  # in name (= load) order
         files = [p for p in delivered if p.relative not in protected]
@@ -301,13 +303,31 @@ def add_bad_rows(
                         source, reason, delivered, files, frame, accept, fresh, calendar, rng, serial
                     )
                     text = tuple(format_value(kind, values.get(name)) for name, kind in SCHEMAS[source])
-                    if text not in seen:  # never two identical bad rows (that would be an exact duplicate)
+                    # never two identical bad rows (that would be an exact duplicate)
+                    if text not in seen and not forbidden(source, values, reason):
                         seen.add(text)
                         break
                 else:
                     raise RuntimeError(f"{source}: cannot make distinct {reason} rows")
                 position = int(rng.integers(0, len(target.rows) + 1))
                 target.bad.append(BadRow(values, reason, position))
+
+
+def add_quarantined_movements(
+    plans: dict[str, list[FilePlan]],
+    rows: list[tuple[str, dict, str]],
+    fresh: FreshKeys,
+    rng: np.random.Generator,
+    protected: set[str],
+) -> None:
+    """The rejected_movement faults: each (source, values without a key, reason) gets a fresh key and
+    goes into the source's last delivered file (the month of its snapshot), at a random position."""
+    for source, values, reason in rows:
+        target = [p for p in plans[source] if p.copy_of is None and p.relative not in protected][-1]
+        row = dict(values)
+        row[SCHEMAS[source][0][0]] = fresh.next(KEY_KIND[source])
+        position = int(rng.integers(0, len(target.rows) + 1))
+        target.bad.append(BadRow(row, reason, position))
 
 
 def make_bad_row(

@@ -4,6 +4,9 @@ A balance fault is planned as (cause, size) and placed on an account that can ca
 account is re-run with the fault's own movements (a double-posted redemption, a correction the
 snapshot never got, the last redemptions a stale snapshot missed), then its latest snapshot is
 set, and the label is re-derived with :func:`program.reconcile` from the account's movements.
+A ``rejected_movement`` fault adds no ledger movement: it is a row the quarantine rejects
+(recorded before it occurred, or the wrong sign) that the operational snapshot nevertheless
+includes; the row itself is written by :mod:`generate` among the landing faults.
 An account whose label does not come back exactly as planned (or that comes close to another
 cause, within the tolerance) is not used; a planned fault that no account can carry is an error.
 Expiry faults (:mod:`expiry`) then go on points accounts with no other fault, before the
@@ -13,7 +16,7 @@ snapshots of the clean accounts are taken from the ledger as written.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -75,7 +78,14 @@ BOUNDARY = {
     },
 }
 NO_MOVEMENT_SNAPSHOT = {"points": 250, "wallet": 2_500}  # the positive one: material missing_ledger_event
-CAUSES_INJECTED = ("double_posted_event", "missing_correction", "stale_snapshot", "missing_ledger_event", "unexplained")
+CAUSES_INJECTED = (
+    "double_posted_event",
+    "missing_correction",
+    "rejected_movement",
+    "stale_snapshot",
+    "missing_ledger_event",
+    "unexplained",
+)
 STATUS_OF_SIZE = {"minor": "minor_drift", "material": "material_mismatch", "in_balance": "in_balance"}
 
 
@@ -84,6 +94,23 @@ class Slot:
     cause: str  # a likely_cause, or 'tiny' (in balance, small drift), 'missing_snapshot', 'no_movements'
     size: str  # 'minor', 'material' or 'in_balance'
     boundary: int | None = None  # exact |drift| when this slot sits on a tolerance boundary
+
+
+@dataclass(frozen=True)
+class QuarantinedRow:
+    """A movement the operational system applied and the warehouse's quarantine rejects."""
+
+    account: int
+    currency: int  # -1 for points
+    movement_type: str  # event_type or txn_type as delivered
+    amount: int  # points or cents, as delivered (the wrong sign included)
+    occurred: int
+    recorded: int
+    reason: str  # recorded_before_occurred or wrong_sign
+
+    def movement(self) -> Movement:
+        quarantined_id = f"quarantined:{self.recorded}"
+        return Movement(quarantined_id, self.movement_type, self.amount, self.occurred, self.recorded, None)
 
 
 @dataclass
@@ -109,6 +136,7 @@ class BalanceBook:
     truth: list[BalanceTruth] = field(default_factory=list)
     specials: dict[str, list[int]] = field(default_factory=dict)
     expiry_faults: list[ExpiryFault] = field(default_factory=list)  # points only
+    quarantined: list[QuarantinedRow] = field(default_factory=list)  # rejected_movement faults
 
 
 def slots_for(balance_type: str, accounts: int) -> list[Slot]:
@@ -145,7 +173,7 @@ def size_of(rng: np.random.Generator, balance_type: str, size: str, room: int | 
 
 
 # How much balance a fault takes out before as_of: (factor, whether only a negative amount needs it)
-FAULT_NEEDS = {"double_posted_event": 2, "missing_correction": 1, "stale_snapshot": 1}
+FAULT_NEEDS = {"double_posted_event": 2, "missing_correction": 1, "rejected_movement": 1, "stale_snapshot": 1}
 
 
 def fault_need(balance_type: str, slot: Slot) -> int:
@@ -154,7 +182,19 @@ def fault_need(balance_type: str, slot: Slot) -> int:
     return FAULT_NEEDS.get(slot.cause, 0) * low
 
 
-def close_to_another_cause(snapshot: int, movements: list[Movement], as_of: int, balance_type: str, cause: str) -> bool:
+def quarantined_of(run: AccountRun) -> list[Movement]:
+    """The quarantined movements a fault planned on this run (rejected_movement), as movements."""
+    return [row.movement() for row in run.info.get("quarantined", ())]
+
+
+def close_to_another_cause(
+    snapshot: int,
+    movements: list[Movement],
+    as_of: int,
+    balance_type: str,
+    cause: str,
+    quarantined: list[Movement] | None = None,
+) -> bool:
     """True when a cause ranked before ``cause`` nearly fits (within the in-balance tolerance).
 
     The contract says "equals"; staying a tolerance away makes the label hold even for a
@@ -170,7 +210,9 @@ def close_to_another_cause(snapshot: int, movements: list[Movement], as_of: int,
     correction = CORRECTION_TYPE[balance_type]
     if rank > 1 and any(abs(drift + m.amount) <= tolerance for m in seen if m.movement_type == correction):
         return True
-    return bool(rank > 2 and any(abs(snapshot - b) <= tolerance for b in balances[:-1]))
+    if rank > 2 and any(abs(drift - q.amount) <= tolerance for q in quarantined or () if q.recorded_at <= as_of):
+        return True
+    return bool(rank > 3 and any(abs(snapshot - b) <= tolerance for b in balances[:-1]))
 
 
 def label_snapshot(
@@ -182,18 +224,23 @@ def label_snapshot(
     computed = balances[-1]
     expected_status = STATUS_OF_SIZE[slot.size]
     tolerance = TOLERANCE[balance_type][0]
+    quarantined = quarantined_of(run)
 
     def check(snapshot: int) -> bool:
-        status, cause, _ = reconcile(snapshot, movements, as_of, balance_type)
+        status, cause, _ = reconcile(snapshot, movements, as_of, balance_type, quarantined)
         wanted = "none" if slot.cause == "tiny" else slot.cause
         if (status, cause) != (expected_status, wanted):
             return False
-        return slot.cause == "tiny" or not close_to_another_cause(snapshot, movements, as_of, balance_type, slot.cause)
+        return slot.cause == "tiny" or not close_to_another_cause(
+            snapshot, movements, as_of, balance_type, slot.cause, quarantined
+        )
 
     if slot.cause == "double_posted_event":
         candidates = [computed - run.info["twin"]]
     elif slot.cause == "missing_correction":
         candidates = [computed - run.info["correction"]]
+    elif slot.cause == "rejected_movement":
+        candidates = [computed + quarantined[0].amount]  # the snapshot applied what the warehouse rejects
     elif slot.cause == "stale_snapshot":
         first = min(run.info["stale"])
         positions = [i for i, m in enumerate(seen) if m.movement_id == first]
@@ -223,6 +270,41 @@ def label_snapshot(
     raise Infeasible(f"{slot.cause}: the snapshot would read as another cause")
 
 
+# Quarantined movements: (reason, drift sign) -> the movement type as delivered, per balance type.
+# recorded_before_occurred rows carry the right sign; wrong_sign rows the opposite one.
+QUARANTINED_TYPES = {
+    "points": {
+        ("recorded_before_occurred", 1): "earn",
+        ("recorded_before_occurred", -1): "redeem",
+        ("wrong_sign", 1): "redeem",
+        ("wrong_sign", -1): "earn",
+    },
+    "wallet": {
+        ("recorded_before_occurred", 1): "top_up",
+        ("recorded_before_occurred", -1): "spend",
+        ("wrong_sign", 1): "spend",
+        ("wrong_sign", -1): "top_up",
+    },
+}
+
+
+def quarantined_fault(
+    rng: np.random.Generator, balance_type: str, slot: Slot, account: int, currency: int, end_at: int, room: int
+) -> QuarantinedRow:
+    """A movement the snapshot applied and the quarantine rejects: material ones are recorded
+    before they occurred, minor ones have the wrong sign (either direction of drift)."""
+    reason = "recorded_before_occurred" if slot.size == "material" else "wrong_sign"
+    sign = -1 if rng.random() < 0.5 else 1
+    amount = size_of(rng, balance_type, slot.size, room if sign < 0 else None) * sign
+    occurred = end_at - int(rng.integers(3 * HOUR, 40 * HOUR))
+    if reason == "recorded_before_occurred":
+        recorded = occurred - int(rng.integers(60, 2 * HOUR))
+    else:
+        recorded = occurred + int(rng.integers(2, 60))
+    movement_type = QUARANTINED_TYPES[balance_type][(reason, sign)]
+    return QuarantinedRow(account, currency, movement_type, amount, occurred, recorded, reason)
+
+
 # --- points ----------------------------------------------------------------------------------
 def member_orders_by_account(orders: Orders, accounts: int) -> tuple[np.ndarray, np.ndarray]:
     member = np.flatnonzero(orders.account >= 0)
@@ -239,7 +321,8 @@ def points_book(
     n = members.count
     faulted_accounts = np.zeros(n, dtype=bool)
     faulted_accounts[orders.account[(accruals.plan != ACC_NORMAL)]] = True
-    eligible = ~members.inactive & ~faulted_accounts
+    # balance faults and specials happen near the snapshot: not on a member who lapsed long before
+    eligible = ~members.inactive & ~faulted_accounts & (members.lapsed >= calendar.months)
 
     # specials: clawbacks (a reverse after the points were spent) and corrections recorded after as_of
     extra: list[tuple] = []
@@ -328,6 +411,9 @@ def points_book(
     def attempt(account: int, slot: Slot) -> tuple[AccountRun, int | None]:
         extra_items = fault_items(account, slot)
         run = runs[account]
+        if slot.cause == "rejected_movement":
+            row = quarantined_fault(rng, "points", slot, account, -1, int(as_of[account]), run.available_before_faults)
+            run = replace(run, info={**run.info, "quarantined": [row]})
         if extra_items:
             run = run_points_account(sorted(item_lists[account] + extra_items), *base, windows[account])
             run.info["stale"] = [
@@ -387,7 +473,10 @@ def place_faults(
                 status, cause, drift = "missing_snapshot", "none", None
             else:
                 movements = movements_of(run, EVENT_TYPES if book.balance_type == "points" else TXN_TYPES)
-                status, cause, drift = reconcile(snapshot, movements, int(as_of[account]), book.balance_type)
+                status, cause, drift = reconcile(
+                    snapshot, movements, int(as_of[account]), book.balance_type, quarantined_of(run)
+                )
+            book.quarantined.extend(run.info.get("quarantined", ()))
             book.truth.append(
                 BalanceTruth(
                     account,
@@ -497,6 +586,11 @@ def wallet_book(config: Config, calendar: Calendar, members: Members, orders: Or
         account = holders[holder][0]
         extra_items = fault_items(holder, slot)
         run = runs[holder]
+        if slot.cause == "rejected_movement":
+            row = quarantined_fault(
+                rng, "wallet", slot, account, holders[holder][1], int(as_of[account]), run.available_before_faults
+            )
+            run = replace(run, info={**run.info, "quarantined": [row]})
         if extra_items:
             run = run_wallet_account(sorted(items[holder] + extra_items), orders.net, int(as_of[account]) - 2 * DAY)
             run.info["stale"] = [

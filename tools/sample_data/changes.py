@@ -8,9 +8,10 @@ as a new version and the latest delivery is the current state, which is what the
 * A member who closes the account is first delivered active and re-delivered with status
   ``closed`` in a later file (``members/<YYYY-MM>_changes.csv``); members.csv holds every
   account's current status.
-* A few store targets are corrected by a later file (``store_targets/<YYYY-MM>_corrections.csv``),
-  each correction flipping the month's net_sales rule; one is corrected twice in that file (the
-  later row wins). The truth judges the corrected target.
+* A few store targets of months that ended by the data's as-of are corrected by a later file
+  (``store_targets/<YYYY-MM>_corrections.csv``), each correction flipping the month's net_sales
+  rule; one is corrected twice in that file (the later row wins). The truth judges the corrected
+  target.
 * One store is renamed and one member's email changes: versions that change no rule.
 """
 
@@ -62,8 +63,11 @@ def plan(
     targets: StoreTargets,
     sales: np.ndarray,
     frames: dict[str, dict[str, np.ndarray]],
+    ended: int,
 ) -> DimensionChanges:
-    """The changes, the current targets and the members / stores frames as first delivered."""
+    """The changes, the current targets and the members / stores frames as first delivered.
+    Targets are corrected only in months that ended by the data's as-of (months 0 .. ended - 1),
+    so that every correction flips a month the warehouse evaluates."""
     rng = stream(config.seed, "dimension_changes")
     changes: list[Change] = []
     store_frame = {name: values.copy() for name, values in frames["stores"].items()}
@@ -110,8 +114,9 @@ def plan(
     changes.append(Change("members", month_file(calendar, first, "_changes.csv"), emailed, "member_email_changed"))
 
     current = targets.target.copy()
-    count = max(2, round(len(current) * 0.03))
-    picked = np.sort(rng.choice(len(current), size=min(count, len(current)), replace=False))
+    evaluated = np.flatnonzero(targets.month < ended)
+    count = max(2, round(len(evaluated) * 0.03))
+    picked = np.sort(rng.choice(evaluated, size=min(count, len(evaluated)), replace=False))
     first_days = [calendar.first_day(m) for m in range(calendar.months)]
     for rank, index in enumerate(picked.tolist()):
         store, month = int(targets.store[index]), int(targets.month[index])

@@ -23,6 +23,10 @@ MIN_ACCOUNTS = 100
 MAX_ACCOUNTS = 500_000
 MIN_MONTHS = 6
 MAX_MONTHS = 120
+# When the data is extracted (docs/operations.md#as-of): after the last month's expiry run at
+# 23:59:59 on its last day (the last month has ended by the data's as-of), or before it (every
+# timestamp is at most 23:59:58: the last month has not ended and is never evaluated).
+AS_OF_MODES = ("before-month-end", "month-end")
 
 
 class ConfigError(ValueError):
@@ -43,6 +47,7 @@ class Config:
     months: int = 30
     seed: int = 42
     start: str = "2024-01"
+    as_of: str = "before-month-end"
 
     def validate(self) -> None:
         if not MIN_ACCOUNTS <= self.accounts <= MAX_ACCOUNTS:
@@ -56,6 +61,8 @@ class Config:
         if not 0 <= self.seed < 2**63:
             raise ConfigError("--seed", f"must be a non-negative integer (got {self.seed})")
         parse_start(self.start)
+        if self.as_of not in AS_OF_MODES:
+            raise ConfigError("--as-of", f"must be one of {', '.join(AS_OF_MODES)} (got {self.as_of!r})")
 
     @property
     def start_year_month(self) -> tuple[int, int]:
@@ -88,11 +95,15 @@ class Calendar:
 
     ``starts[i]`` is the first second of month i; the data covers ``[starts[0], end)``.
     A few months past the end are kept so that keys "after the data" can be made.
+    Every timestamp written is before ``cutoff``: ``end`` when the data is extracted after the
+    last month's end (23:59:59 on its last day, when the expiry job runs), ``end - 1`` when
+    before it; ``ended`` months (0 .. ended - 1) have ended within the data, and only they are
+    evaluated at their end (tiers, expiry due dates, store incentives).
     """
 
     EXTRA_MONTHS = 36
 
-    def __init__(self, start: tuple[int, int], months: int) -> None:
+    def __init__(self, start: tuple[int, int], months: int, last_month_ended: bool = True) -> None:
         self.year0, self.month0 = start
         self.months = months
         self.starts = np.array(
@@ -101,6 +112,8 @@ class Calendar:
         )
         self.begin = int(self.starts[0])
         self.end = int(self.starts[months])
+        self.cutoff = self.end if last_month_ended else self.end - 1
+        self.ended = months if last_month_ended else months - 1
 
     def month_of(self, seconds: np.ndarray | int) -> np.ndarray | int:
         """Month index of each time (negative before the start month)."""

@@ -129,7 +129,7 @@ def place(
 ) -> ExpiryFault | None:
     """Put ``slot`` on one due month of this account (changing ``run.events``), or None."""
     events = run.events
-    months = calendar.months
+    months = calendar.ended  # only a due date within the data: a later one is not evaluated yet
     expected, posted, lots = data.expected, data.posted, data.lots
     status = slot.split("/")[0]
     first_due = EXPIRY_AFTER_MONTHS

@@ -109,6 +109,8 @@ class World:
     expiry: list[truth.ExpiryRow]
     frames: dict[str, dict[str, np.ndarray]]  # as first delivered
     changes: changes.DimensionChanges  # later deliveries of members, stores and targets
+    as_of: int  # the data's as-of (seconds): the latest recorded_at, snapshot as_of or order updated_at
+    ended: int  # months 0 .. ended - 1 have ended by the as-of: the month-end evaluations' horizon
 
 
 @dataclass
@@ -125,7 +127,7 @@ class Landing:
 
 def simulate_world(config: Config) -> World:
     """Simulate the program and verify each truth label against the rows to be written."""
-    calendar = Calendar(config.start_year_month, config.months)
+    calendar = Calendar(config.start_year_month, config.months, last_month_ended=config.as_of == "month-end")
     stores = simulate.make_stores(config, calendar)
     members = simulate.make_members(config, calendar, stores)
     orders = simulate.make_orders(config, calendar, stores, members)
@@ -140,27 +142,22 @@ def simulate_world(config: Config) -> World:
     all_truths = points_book.truth + wallet_book.truth
 
     # every label is derived again from the movements as they will be written
-    truth.verify_balances(all_truths, points, wallet)
+    planned = quarantined_by_balance(points_book.quarantined + wallet_book.quarantined)
+    truth.verify_balances(all_truths, points, wallet, planned)
     truth.verify_tiers(calendar, accruals, points, members.count)
-    expiry_rows = truth.expiry_rows(calendar, points, members.count, points_book.expiry_faults)
     member_orders, accrual_status, posted = truth.order_accruals(orders, accruals, points)
     check_sign_rules(points, wallet)
+
     account_ids = tables.objects(members.ids)
     store_ids = tables.objects(stores.ids)
-    final_state = {
+    order_ids = tables.objects(orders.ids())
+    snaps = tables.snapshots(calendar, points, wallet, all_truths, as_of)
+    current_state = {  # the dimensions as their latest delivery has them
         "members": tables.members_frame(members, store_ids),
         "stores": tables.stores_frame(stores),
     }
-    sales = simulate.completed_sales(orders, stores, calendar.months)
-    dimension_changes = changes.plan(config, calendar, stores, members, targets, sales, final_state)
-    # the truth judges the current state: closings and corrected targets included
-    store_results = truth.store_results(calendar, stores, orders, ops, dimension_changes.targets)
-
-    order_ids = tables.objects(orders.ids())
-    snaps = tables.snapshots(calendar, points, wallet, all_truths, as_of)
     frames = {
-        "members": dimension_changes.first_delivery["members"],
-        "stores": dimension_changes.first_delivery["stores"],
+        **current_state,
         "orders": tables.orders_frame(orders, account_ids, store_ids, order_ids),
         "ledger_events": tables.ledger_frame(points, accruals, account_ids, order_ids),
         "wallet_transactions": tables.wallet_frame(wallet, account_ids, order_ids),
@@ -174,6 +171,18 @@ def simulate_world(config: Config) -> World:
         "store_operations": tables.ops_frame(ops, store_ids),
         "store_targets": tables.targets_frame(targets, store_ids, calendar),
     }
+    # the month-end evaluations run through the months that ended by the data's as-of (the
+    # dimensions hold no moment: their later deliveries do not move it)
+    data_as_of, ended = truth.warehouse_as_of(calendar, frames)
+    sales = simulate.completed_sales(orders, stores, calendar.months)
+    dimension_changes = changes.plan(config, calendar, stores, members, targets, sales, current_state, ended)
+    frames.update(dimension_changes.first_delivery)  # members and stores as first delivered
+    expiry_rows = truth.expiry_rows(calendar, points, members.count, points_book.expiry_faults, ended)
+    # the truth judges the current state (closings and corrected targets included), for the
+    # months that ended by the as-of
+    store_results = [
+        r for r in truth.store_results(calendar, stores, orders, ops, dimension_changes.targets) if r.month < ended
+    ]
     return World(
         config,
         calendar,
@@ -193,6 +202,8 @@ def simulate_world(config: Config) -> World:
         expiry_rows,
         frames,
         dimension_changes,
+        data_as_of,
+        ended,
     )
 
 
@@ -219,12 +230,40 @@ def plan_landing(world: World) -> Landing:
         order_width=width(world.orders.ids()[0]),
     )
     protected = {f"stores/{stores_copy.copy_of}", redelivery.relative}
-    badrows.add_bad_rows(plans, world.frames, fresh, world.calendar, rng, protected)
+    account_index = {account_id: index for index, account_id in enumerate(world.members.ids)}
+    drifting = {
+        ("points" if t.balance_type == "points" else "wallet", t.account, t.currency): t
+        for t in world.balances
+        if t.status in ("minor_drift", "material_mismatch")
+    }
+
+    def explains_a_drift(source: str, values: dict, reason: str) -> bool:
+        """A landing fault must not become a rejected_movement the truth does not plan."""
+        for key, movements in truth.quarantined_movements([(source, values, reason)], account_index).items():
+            balance = drifting.get(key)
+            if balance is not None and any(
+                m.recorded_at <= balance.as_of and m.amount == balance.drift for m in movements
+            ):
+                return True
+        return False
+
+    badrows.add_bad_rows(plans, world.frames, fresh, world.calendar, rng, protected, explains_a_drift)
+    quarantined = [
+        quarantined_row_values(row, world.members.ids)
+        for row in world.points_book.quarantined + world.wallet_book.quarantined
+    ]
+    badrows.add_quarantined_movements(plans, quarantined, fresh, rng, protected)
+    # the later deliveries of the dimensions: valid rows in files of their own, after every fault
     placed = changes.add_files(plans, world.changes.changes)
     for source_plans in plans.values():
         for plan in source_plans:
             layout(plan)  # places the bad rows: their row numbers are known from here on
     rejected = badrows.rejected_rows(plans)
+    # the balance labels again, now with every quarantined movement as the files will hold it
+    written = [(plan.source, bad.values, bad.reason) for files in plans.values() for plan in files for bad in plan.bad]
+    truth.verify_balances(
+        world.balances, world.points, world.wallet, truth.quarantined_movements(written, account_index)
+    )
     return Landing(plans, rejected, redelivery, repeats, stores_copy, changes.change_rows(placed))
 
 
@@ -254,6 +293,40 @@ def generate(config: Config, landing_dir: Path, truth_dir: Path, overwrite: bool
     summary = build_summary(world, landing, rows_written, files_written)
     truth.write_json(truth_dir / "summary.json", summary)
     return Result(rows_written, files_written, len(world.points.ids), time.perf_counter() - started, summary)
+
+
+def quarantined_by_balance(rows: list[balances.QuarantinedRow]) -> truth.QuarantinedMovements:
+    out: truth.QuarantinedMovements = {}
+    for row in rows:
+        key = ("points" if row.currency < 0 else "wallet", row.account, row.currency)
+        out.setdefault(key, []).append(row.movement())
+    return out
+
+
+def quarantined_row_values(row: balances.QuarantinedRow, account_ids: list[str]) -> tuple[str, dict, str]:
+    """(source, column values without the key, reason) of a rejected_movement fault's landing row."""
+    if row.currency < 0:
+        values = {
+            "account_id": account_ids[row.account],
+            "event_type": row.movement_type,
+            "points": row.amount,
+            "occurred_at": row.occurred,
+            "recorded_at": row.recorded,
+            "order_id": None,
+            "reverses_event_id": None,
+            "source": "backoffice",
+        }
+        return "ledger_events", values, row.reason
+    values = {
+        "account_id": account_ids[row.account],
+        "currency": ledger.CURRENCIES[row.currency],
+        "txn_type": row.movement_type,
+        "amount": row.amount,
+        "occurred_at": row.occurred,
+        "recorded_at": row.recorded,
+        "order_id": None,
+    }
+    return "wallet_transactions", values, row.reason
 
 
 def plan_files(calendar: Calendar, stores: simulate.Stores, frames: dict[str, dict]) -> dict[str, list[FilePlan]]:
@@ -350,7 +423,7 @@ def write_truth(truth_dir: Path, world: World, landing: Landing) -> None:
     truth.write_csv(
         truth_dir / "tiers.csv",
         ["account_id", "month", "tier", "qualifying_points"],
-        truth.tier_rows(world.calendar, members, accruals),
+        truth.tier_rows(world.calendar, members, accruals, world.ended),
     )
     first_days = [world.calendar.label(m) + "-01" for m in range(world.calendar.months)]
     truth.write_csv(
@@ -376,11 +449,19 @@ def build_summary(world: World, landing: Landing, rows: dict[str, int], files: d
     for t in world.balances:
         group = "points" if t.balance_type == "points" else f"wallet/{ledger.CURRENCIES[t.currency]}"
         balance_classes.setdefault(group, Counter())[f"{t.status}/{t.cause}"] += 1
-    tiers_now = Counter(accruals.tier[-1].tolist())
+    tiers_now = Counter(accruals.tier[world.ended].tolist())
     members = world.members
     copy = landing.stores_copy
     return {
-        "arguments": {"accounts": config.accounts, "months": config.months, "seed": config.seed, "start": config.start},
+        "arguments": {
+            "accounts": config.accounts,
+            "months": config.months,
+            "seed": config.seed,
+            "start": config.start,
+            "as_of": config.as_of,
+        },
+        "as_of": truth.as_of_summary(world.calendar, world.as_of, world.ended),
+        "lapsed_members": truth.lapsed_summary(world.calendar, members, accruals, world.ended),
         "rows_written": rows,
         "files_written": files,
         "valid_ledger_events": len(world.points.ids),
@@ -395,7 +476,7 @@ def build_summary(world: World, landing: Landing, rows: dict[str, int], files: d
         "exact_duplicate_rows": {landing.redelivery.relative: landing.repeats},
         "duplicate_files": {copy.relative: f"{copy.source}/{copy.copy_of}"},
         "dimension_changes": dict(sorted(Counter(row[4] for row in landing.changed).items())),
-        "tier_changes": truth.tier_movements(accruals),
+        "tier_changes": truth.tier_movements(accruals, world.ended),
         "tiers_after_last_month": {name: int(tiers_now.get(code, 0)) for code, name in enumerate(TIERS)},
         "store_eligibility": truth.eligibility_summary(world.store_results),
         "expiry": expiry_summary(world),

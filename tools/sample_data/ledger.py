@@ -101,7 +101,7 @@ def choose_accrual_faults(config: Config, orders: Orders, end: int) -> np.ndarra
 
 def post_accruals(config: Config, calendar: Calendar, members: Members, orders: Orders) -> Accruals:
     rng = stream(config.seed, "accruals")
-    n, months, end = members.count, calendar.months, calendar.end
+    n, months, end = members.count, calendar.months, calendar.cutoff
     plan = choose_accrual_faults(config, orders, end)
     tier = np.zeros((months + 1, n), dtype=np.int8)
     qualifying = np.zeros((months + 1, n), dtype=np.int64)
@@ -346,12 +346,13 @@ def points_items(
     (clawbacks, late-recorded corrections).
     """
     rng = stream(config.seed, "points_items")
-    n, months, end = members.count, calendar.months, calendar.end
+    n, months, end = members.count, calendar.months, calendar.cutoff
     starts = calendar.starts[: months + 1]
     active = ~members.inactive
     # standalone redemptions: each member has a propensity, tried at a random time in the month
     propensity = np.where(active, rng.beta(1.2, 6.0, size=n), 0.0)
-    tries = rng.random((n, months)) < propensity[:, None]
+    before_lapse = np.arange(months)[None, :] < members.lapsed[:, None]
+    tries = (rng.random((n, months)) < propensity[:, None]) & before_lapse
     r_acc, r_month = np.nonzero(tries)
     lo = np.maximum(starts[r_month], members.enrolled[r_acc])
     keep = lo < starts[r_month + 1]
@@ -363,7 +364,7 @@ def points_items(
     c_acc = orders.account[member_orders]
     c_occ = avoid_expiry_second(np.minimum(orders.ordered[member_orders] + 60, end - 2))
     # corrections of either sign
-    corr = rng.random((n, months)) < np.where(active, 0.012, 0.0)[:, None]
+    corr = (rng.random((n, months)) < np.where(active, 0.012, 0.0)[:, None]) & before_lapse
     k_acc, k_month = np.nonzero(corr)
     k_lo = np.maximum(starts[k_month], members.enrolled[k_acc])
     keep = k_lo < starts[k_month + 1]
@@ -385,7 +386,7 @@ def points_items(
     np.minimum.at(first_month, redeem_acc, calendar.month_of(redeem_occ))
     np.minimum.at(first_month, k_acc, calendar.month_of(k_occ))
     x_acc, x_month = [], []
-    for x in range(EXPIRY_AFTER_MONTHS, months):
+    for x in range(EXPIRY_AFTER_MONTHS, calendar.ended):  # the job runs at the end of each ended month
         who = np.flatnonzero(first_month <= x - EXPIRY_AFTER_MONTHS)
         x_acc.append(who)
         x_month.append(np.full(len(who), x))
@@ -454,7 +455,7 @@ def wallet_items(
     Amounts of spends are decided when the wallet is replayed, from its balance then.
     """
     rng = stream(config.seed, "wallet_items")
-    months, end = calendar.months, calendar.end
+    months, end = calendar.months, calendar.cutoff
     starts = calendar.starts[: months + 1]
     count = len(holders)
     holder_account = np.array([a for a, _ in holders], dtype=np.int64).reshape(-1)
@@ -463,7 +464,7 @@ def wallet_items(
     first = np.maximum(0, calendar.month_of(np.maximum(enrolled, calendar.begin)))
     first = first + (rng.random(count) * np.clip(np.minimum(6, months - first - 2), 1, None)).astype(np.int64)
     month_grid = np.arange(months)[None, :]
-    live = month_grid >= first[:, None]
+    live = (month_grid >= first[:, None]) & (month_grid < members.lapsed[holder_account][:, None])
 
     def cells(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         holder, month = np.nonzero(mask)

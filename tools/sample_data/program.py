@@ -147,7 +147,14 @@ def expiry_status(expected: int, posted: int, lot_points: int) -> str:
 # Tolerances in the unit of the balance: points, or cents for the wallet.
 TOLERANCE = {"points": (5, 50), "wallet": (1, 1_000)}
 CORRECTION_TYPE = {"points": "correct", "wallet": "adjust"}
-CAUSES = ("double_posted_event", "missing_correction", "stale_snapshot", "missing_ledger_event", "unexplained")
+CAUSES = (
+    "double_posted_event",
+    "missing_correction",
+    "rejected_movement",
+    "stale_snapshot",
+    "missing_ledger_event",
+    "unexplained",
+)
 STATUSES = ("in_balance", "minor_drift", "material_mismatch", "missing_snapshot")
 
 
@@ -197,9 +204,17 @@ def twin_amounts(movements: Iterable[Movement]) -> set[int]:
 
 
 def reconcile(
-    snapshot: int | None, movements: Iterable[Movement], as_of: int | None, balance_type: str
+    snapshot: int | None,
+    movements: Iterable[Movement],
+    as_of: int | None,
+    balance_type: str,
+    quarantined: Iterable[Movement] = (),
 ) -> tuple[str, str, int | None]:
-    """(drift_status, likely_cause, drift) of one account balance, by the contract's precedence."""
+    """(drift_status, likely_cause, drift) of one account balance, by the contract's precedence.
+
+    ``quarantined`` are the balance's rows the warehouse rejects whose amount parses and whose key
+    the ledger does not hold (a conflicting re-delivery of a held movement is not one of them).
+    """
     if snapshot is None:
         return "missing_snapshot", "none", None
     seen = visible(movements, as_of)
@@ -213,6 +228,8 @@ def reconcile(
     correction = CORRECTION_TYPE[balance_type]
     if any(m.movement_type == correction and m.amount == -drift for m in seen):
         return status, "missing_correction", drift
+    if any(q.recorded_at <= as_of and q.amount == drift for q in quarantined):
+        return status, "rejected_movement", drift
     if snapshot in balances[:-1]:
         return status, "stale_snapshot", drift
     if drift > 0:

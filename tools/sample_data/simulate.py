@@ -113,6 +113,7 @@ class Members:
     inactive: np.ndarray  # bool: never buys, never tops up (used for no-movement snapshots)
     rate: np.ndarray  # orders per active month
     basket: np.ndarray  # median order value in cents
+    lapsed: np.ndarray  # month index from which the member does nothing more (months: never lapses)
 
     @property
     def count(self) -> int:
@@ -149,7 +150,40 @@ def make_members(config: Config, calendar: Calendar, stores: Stores) -> Members:
     domain = rng.integers(0, len(DOMAINS), size=n)
     pairs = zip(first.tolist(), domain.tolist(), strict=True)
     emails = [f"{FIRST_NAMES[f]}.{i + 1}@{DOMAINS[d]}" for i, (f, d) in enumerate(pairs)]
-    return Members(ids, emails, enrolled, home.astype(np.int64), closed, inactive, rate, basket)
+    lapsed = lapse_months(config, calendar, enrolled, inactive, rate, basket)
+    return Members(ids, emails, enrolled, home.astype(np.int64), closed, inactive, rate, basket, lapsed)
+
+
+# A lapsed member stops buying, redeeming and topping up at least this many months before the
+# last month of the data: their qualifying points leave the 365-day window and they must be
+# downgraded at the month ends after their last event, up to the data's as-of.
+LAPSE_QUIET_MONTHS = 14
+
+
+def lapse_months(
+    config: Config,
+    calendar: Calendar,
+    enrolled: np.ndarray,
+    inactive: np.ndarray,
+    rate: np.ndarray,
+    basket: np.ndarray,
+) -> np.ndarray:
+    """Per member, the month index from which they do nothing more (calendar.months: never).
+
+    About one member in 30 (at least 4), drawn from the tenth who spend the most so that most
+    had earned a tier, lapses in a month between the second and LAPSE_QUIET_MONTHS before the
+    last; none when the data is too short for a downgrade after the lapse."""
+    n, months = len(enrolled), calendar.months
+    lapsed = np.full(n, months, dtype=np.int64)
+    latest = months - LAPSE_QUIET_MONTHS
+    if latest < 2:
+        return lapsed
+    rng = stream(config.seed, "lapsed")
+    spend = rate * basket
+    busiest = np.flatnonzero(~inactive & (spend >= np.quantile(spend, 0.9)) & (enrolled < calendar.starts[1]))
+    chosen = rng.permutation(busiest)[: max(4, n // 30)]
+    lapsed[chosen] = rng.integers(2, latest + 1, size=len(chosen))
+    return lapsed
 
 
 @dataclass
@@ -194,6 +228,7 @@ def make_orders(config: Config, calendar: Calendar, stores: Stores, members: Mem
     exposure = np.clip((month_end - active_from) / (month_end - month_start), 0.0, 1.0)
     expected = members.rate[:, None] * np.where(busy, 1.0, 0.12) * exposure
     expected[members.inactive] = 0.0
+    expected[np.arange(months)[None, :] >= members.lapsed[:, None]] = 0.0
     counts = rng.poisson(expected)
     account = np.repeat(np.repeat(np.arange(n), months), counts.ravel())
     month = np.repeat(np.tile(np.arange(months), n), counts.ravel())

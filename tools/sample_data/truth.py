@@ -18,7 +18,7 @@ import numpy as np
 
 from tools.sample_data.balances import BalanceTruth
 from tools.sample_data.changes import DimensionChanges
-from tools.sample_data.config import DAY, NULL, Calendar, iso_date
+from tools.sample_data.config import DAY, NULL, Calendar, iso, iso_date
 from tools.sample_data.expiry import ExpiryFault
 from tools.sample_data.ledger import (
     ACC_DUPLICATE,
@@ -27,6 +27,7 @@ from tools.sample_data.ledger import (
     ACC_NO_REVERSE,
     ACC_OPEN_EARN,
     ACC_PARTIAL_REVERSE,
+    CURRENCIES,
     EARN,
     EVENT_TYPES,
     EXPIRE,
@@ -84,9 +85,16 @@ def cents_text(value: int) -> str:
 
 
 # --- balances ----------------------------------------------------------------------------------
-def verify_balances(truths: list[BalanceTruth], points: Movements, wallet: Movements) -> None:
+QuarantinedMovements = dict[tuple[str, int, int], list[Movement]]  # (balance_type, account, currency) -> rows
+
+
+def verify_balances(
+    truths: list[BalanceTruth], points: Movements, wallet: Movements, quarantined: QuarantinedMovements | None = None
+) -> None:
     """Recompute every latest snapshot's drift from the ledger as written, and every non-zero
-    drift's status and cause with the contract's precedence."""
+    drift's status and cause with the contract's precedence; ``quarantined`` are the rejected
+    movement rows of each balance (rejected_movement)."""
+    quarantined = quarantined or {}
     for balance_type, movements in (("points", points), ("wallet", wallet)):
         rows = [t for t in truths if t.balance_type == balance_type and t.snapshot is not None]
         keys = holder_keys(movements.account, movements.currency)
@@ -117,7 +125,8 @@ def verify_balances(truths: list[BalanceTruth], points: Movements, wallet: Movem
                 )
             )
         for key, truth in suspects.items():
-            status, cause, drift = reconcile(truth.snapshot, grouped[key], truth.as_of, balance_type)
+            rows = quarantined.get((balance_type, truth.account, truth.currency), [])
+            status, cause, drift = reconcile(truth.snapshot, grouped[key], truth.as_of, balance_type, rows)
             if (status, cause, drift) != (truth.status, truth.cause, truth.drift):
                 raise TruthError(
                     f"{balance_type} account {truth.account}: planned {truth.fault} as "
@@ -129,6 +138,39 @@ def verify_balances(truths: list[BalanceTruth], points: Movements, wallet: Movem
         expected = "in_balance" if truth.fault in ("", "tiny/in_balance") else None
         if expected and truth.status != expected:
             raise TruthError(f"{truth.balance_type} account {truth.account}: should be in balance")
+
+
+def quarantined_movements(
+    rejected_rows: list[tuple[str, dict, str]], account_index: dict[str, int]
+) -> QuarantinedMovements:
+    """The quarantined movements of each balance, read from the bad rows as written: (source,
+    values, reason) of every bad ledger_events / wallet_transactions row. A row counts when its
+    account, amount and recorded_at parse (and the currency, for the wallet) and its key is not a
+    movement the ledger holds (a conflicting_duplicate repeats a held key) -- as the warehouse
+    reads audit.rejected_source_rows."""
+    out: QuarantinedMovements = {}
+    for source, values, reason in rejected_rows:
+        if source not in ("ledger_events", "wallet_transactions") or reason == "conflicting_duplicate":
+            continue
+        amount_column = "points" if source == "ledger_events" else "amount"
+        account, amount, recorded = values.get("account_id"), values.get(amount_column), values.get("recorded_at")
+        if not isinstance(account, str) or account not in account_index:
+            continue
+        if not isinstance(amount, int) or not isinstance(recorded, int):
+            continue  # missing or unparseable (Raw)
+        occurred = values.get("occurred_at")
+        occurred = occurred if isinstance(occurred, int) else recorded
+        if source == "ledger_events":
+            key = ("points", account_index[account], -1)
+            kind = values.get("event_type")
+        else:
+            currency = values.get("currency")
+            if currency not in CURRENCIES:
+                continue
+            key = ("wallet", account_index[account], CURRENCIES.index(currency))
+            kind = values.get("txn_type")
+        out.setdefault(key, []).append(Movement(f"quarantined:{len(out)}", str(kind), amount, occurred, recorded, None))
+    return out
 
 
 def balance_rows(truths: list[BalanceTruth], account_ids: list[str]) -> list[list[str]]:
@@ -150,8 +192,12 @@ class ExpiryRow:
     posted: int
 
 
-def expiry_rows(calendar: Calendar, points: Movements, accounts: int, faults: list[ExpiryFault]) -> list[ExpiryRow]:
-    """Every (account, due month) with points due or posted, from the ledger as written.
+def expiry_rows(
+    calendar: Calendar, points: Movements, accounts: int, faults: list[ExpiryFault], ended: int
+) -> list[ExpiryRow]:
+    """Every (account, due month) with points due or posted, from the ledger as written, for the
+    due months that ended by the data's as-of (months 0 .. ended - 1): a later due date is not
+    checked yet.
 
     The expected expiry is the set-based FIFO (L(k) lots of lot months <= k, C(k) points consumed
     up to the end of k's due month: S(k) = max(0, max over j <= k of L(j) - C(j)), due month
@@ -180,6 +226,7 @@ def expiry_rows(calendar: Calendar, points: Movements, accounts: int, faults: li
         expired = np.maximum(np.maximum.accumulate(unconsumed, axis=1), 0)
         expected[:, lag:] = np.diff(expired, axis=1, prepend=0)
         lots_due[:, lag:] = lots[:, : months - lag]
+    expected[:, ended:] = posted[:, ended:] = 0
     status = np.select(
         [posted == expected, posted < expected, expected > 0, lots_due > 0],
         ["ok", "under_expired", "over_expired", "expired_but_spent"],
@@ -254,7 +301,10 @@ def verify_tiers(calendar: Calendar, accruals: Accruals, points: Movements, acco
             raise TruthError(f"tiers of {calendar.label(month)} differ from the ledger as written")
 
 
-def tier_rows(calendar: Calendar, members: Members, accruals: Accruals) -> list[list[str]]:
+def tier_rows(calendar: Calendar, members: Members, accruals: Accruals, ended: int) -> list[list[str]]:
+    """The tier in effect per member and month, from the enrolment month (or the first of the
+    data) to month ``ended``, whose tier the last month-end evaluation before the as-of decided:
+    a member without events since is still evaluated, and downgraded, up to it."""
     rows = []
     first = np.maximum(calendar.month_of(members.enrolled), 0)
     labels = [calendar.label(m) + "-01" for m in range(calendar.months + 1)]
@@ -262,20 +312,61 @@ def tier_rows(calendar: Calendar, members: Members, accruals: Accruals) -> list[
     qualifying = accruals.qualifying.T.tolist()
     for account in range(members.count):
         account_id = members.ids[account]
-        for month in range(int(first[account]), calendar.months + 1):
+        for month in range(int(first[account]), ended + 1):
             rows.append([account_id, labels[month], TIERS[tier[account][month]], qualifying[account][month]])
     return rows
 
 
-def tier_movements(accruals: Accruals) -> dict[str, int]:
-    """How many member-months moved up or down a tier (for the summary)."""
-    tier = accruals.tier.astype(np.int64)
+def tier_movements(accruals: Accruals, ended: int) -> dict[str, int]:
+    """How many member-months moved up or down a tier up to month ``ended`` (for the summary)."""
+    tier = accruals.tier[: ended + 1].astype(np.int64)
     change = tier[1:] - tier[:-1]
     return {
         "upgrades": int((change > 0).sum()),
         "downgrades": int((change < 0).sum()),
         "members_upgraded": int((change > 0).any(axis=0).sum()),
         "members_downgraded": int((change < 0).any(axis=0).sum()),
+    }
+
+
+# --- the as-of ---------------------------------------------------------------------------------
+def warehouse_as_of(calendar: Calendar, frames: dict[str, dict[str, np.ndarray]]) -> tuple[int, int]:
+    """(as-of in seconds, months ended by it) from the valid rows as written: the latest ledger
+    or wallet recorded_at, snapshot as_of or order updated_at (docs/operations.md#as-of). A month
+    has ended when the as-of is at or after 23:59:59 on its last day, so the number of ended
+    months is the month index of the second after the as-of."""
+    moments = [
+        frames["ledger_events"]["recorded_at"],
+        frames["wallet_transactions"]["recorded_at"],
+        frames["balance_snapshots"]["as_of"],
+        frames["orders"]["updated_at"],
+    ]
+    as_of = max(int(np.max(values)) for values in moments if len(values))
+    ended = int(calendar.month_of(as_of + 1))
+    if not 0 < ended <= calendar.months or ended != calendar.ended:
+        raise TruthError(f"the data's as-of {iso(as_of)} ends {ended} months, the generator planned {calendar.ended}")
+    return as_of, ended
+
+
+def as_of_summary(calendar: Calendar, as_of: int, ended: int) -> dict[str, str]:
+    """The as-of the warehouse should publish (marts.rpt_warehouse_as_of), for summary.json."""
+    return {
+        "as_of": iso(as_of),
+        "as_of_source": "data",
+        "as_of_month": calendar.label(int(calendar.month_of(as_of))) + "-01",
+        "last_ended_month": calendar.label(ended - 1) + "-01",
+    }
+
+
+def lapsed_summary(calendar: Calendar, members: Members, accruals: Accruals, ended: int) -> dict:
+    """The lapsed members (no activity from their lapse month on) and those of them downgraded
+    at a month end after their lapse, up to the as-of."""
+    lapsed = np.flatnonzero(members.lapsed < calendar.months)
+    tier = accruals.tier[: ended + 1].astype(np.int64)
+    downgraded = [int(a) for a in lapsed.tolist() if (np.diff(tier[int(members.lapsed[a]) :, a]) < 0).any()]
+    return {
+        "members": [members.ids[a] for a in lapsed.tolist()],
+        "downgraded_after_lapse": [members.ids[a] for a in downgraded],
     }
 
 

@@ -1,5 +1,6 @@
--- One row per store and calendar month (store_id, period_month) of the data range (first to
--- last month with orders) in which the store was open at least one day: the store-months the
+-- One row per store and calendar month (store_id, period_month) from the first month with
+-- orders to the last month that has ended by the warehouse's as-of (int_warehouse_as_of: a
+-- month that has not ended is never evaluated) in which the store was open at least one day: the store-months the
 -- incentives are evaluated for (docs/program.md#store-incentives). closed_on is the first day the store is closed,
 -- so a store closing on the 1st was open the whole month before and is not in that month.
 
@@ -13,11 +14,16 @@ orders as (
     select * from {{ ref('stg_commerce__orders') }}
 ),
 
+warehouse_as_of as (
+    select * from {{ ref('int_warehouse_as_of') }}
+),
+
 data_range as (
     select
-        min({{ month_start('ordered_at') }}) as first_month,
-        max({{ month_start('ordered_at') }}) as last_month
+        min({{ month_start('orders.ordered_at') }}) as first_month,
+        max(warehouse_as_of.last_ended_month) as last_month
     from orders
+    cross join warehouse_as_of
 ),
 
 store_ranges as (

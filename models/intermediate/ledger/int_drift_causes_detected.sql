@@ -10,6 +10,7 @@
 -- depends_on: {{ ref('int_drift_cause__double_posted_event') }}
 -- depends_on: {{ ref('int_drift_cause__missing_correction') }}
 -- depends_on: {{ ref('int_drift_cause__missing_ledger_event') }}
+-- depends_on: {{ ref('int_drift_cause__rejected_movement') }}
 -- depends_on: {{ ref('int_drift_cause__stale_snapshot') }}
 
 {%- set cause_models = drift_cause_models() %}

@@ -1,5 +1,6 @@
--- One row per member and month end, from the enrolment month to the month of the latest
--- ledger event: qualifying points (earn + reverse with occurred_at in the window of
+-- One row per member and month end, from the enrolment month to the last month that has ended
+-- by the warehouse's as-of (int_warehouse_as_of; a member without events since is still
+-- evaluated, and downgraded, up to it): qualifying points (earn + reverse with occurred_at in the window of
 -- qualifying_window_days ending at the month end, half-open) and the tier they give, which
 -- takes effect on the first day of the next month (docs/program.md#tiers; thresholds in
 -- seeds/program_tiers.csv, window in seeds/program_rules.csv, both effective-dated).
@@ -23,9 +24,13 @@ program_rules as (
     where rule = 'qualifying_window_days'
 ),
 
+warehouse_as_of as (
+    select * from {{ ref('int_warehouse_as_of') }}
+),
+
 horizon as (
-    select {{ month_start('max(occurred_at)') }} as last_month
-    from ledger_events
+    select last_ended_month as last_month
+    from warehouse_as_of
 ),
 
 member_ranges as (

@@ -1,5 +1,6 @@
 -- One row per account and due month (account_id, due_month) from the account's first lot
--- month + expiry_after_months to the last month of data: the points that should expire at the
+-- month + expiry_after_months to the last month that has ended by the warehouse's as-of
+-- (int_warehouse_as_of; due dates after it are not checked yet): the points that should expire at the
 -- end of due_month under FIFO, computed set-based. With L(k) the points of lots earned up to
 -- lot month k and C(k) the points consumed (redeem, negative correct or reverse; not expire)
 -- with occurred_at up to the end of k's due month, the points expired up to that due month
@@ -22,9 +23,13 @@ ledger_events as (
     select * from {{ ref('stg_loyalty__ledger_events') }}
 ),
 
+warehouse_as_of as (
+    select * from {{ ref('int_warehouse_as_of') }}
+),
+
 horizon as (
-    select {{ month_start('max(occurred_at)') }} as last_month
-    from ledger_events
+    select last_ended_month as last_month
+    from warehouse_as_of
 ),
 
 account_ranges as (

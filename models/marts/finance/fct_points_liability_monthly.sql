@@ -1,6 +1,7 @@
 -- One row per month and reporting currency: the points liability roll-forward finance books
 -- (docs/marts.md#fct_points_liability_monthly). Months are by recorded_at (when the ledger
--- knew), the reconciliation's basis.
+-- knew), the reconciliation's basis, through the warehouse's as-of month, month-to-date while it
+-- has not ended (is_month_to_date).
 -- Movement columns are signed sums, so closing = opening + earned + redeemed + expired +
 -- corrected + reversed. Breakage is estimated from history: the share of matured points
 -- (earned at least expiry_after_months + 1 months before the month end) that expired.
@@ -43,6 +44,7 @@ rolled as (
     select
         months.month,
         months.month_end_date,
+        months.is_month_to_date,
         cast(coalesce(monthly_movements.earned, 0) as bigint) as earned,
         cast(coalesce(monthly_movements.redeemed, 0) as bigint) as redeemed,
         cast(coalesce(monthly_movements.expired, 0) as bigint) as expired,
@@ -112,6 +114,7 @@ final as (
     select
         rolled.month,
         '{{ var("reporting_currency") }}' as currency,
+        rolled.is_month_to_date,
         openings.opening_points,
         rolled.earned,
         rolled.redeemed,

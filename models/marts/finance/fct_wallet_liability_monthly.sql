@@ -1,6 +1,7 @@
 -- One row per month and wallet currency: the stored-value liability roll-forward
 -- (docs/marts.md#fct_wallet_liability_monthly),
--- months by recorded_at. Movement columns are signed sums (spends negative), so
+-- months by recorded_at through the warehouse's as-of month, month-to-date while it has not ended
+-- (is_month_to_date). Movement columns are signed sums (spends negative), so
 -- closing_balance = opening_balance + top_ups + spends + refunds + cashback + adjustments.
 
 with
@@ -25,6 +26,7 @@ currencies as (
 currency_months as (
     select
         months.month,
+        months.is_month_to_date,
         currencies.currency
     from months
     inner join currencies
@@ -49,6 +51,7 @@ rolled as (
     select
         currency_months.month,
         currency_months.currency,
+        currency_months.is_month_to_date,
         cast(coalesce(monthly_movements.top_ups, 0) as decimal(18, 2)) as top_ups,
         cast(coalesce(monthly_movements.spends, 0) as decimal(18, 2)) as spends,
         cast(coalesce(monthly_movements.refunds, 0) as decimal(18, 2)) as refunds,
@@ -84,6 +87,7 @@ final as (
     select
         rolled.month,
         rolled.currency,
+        rolled.is_month_to_date,
         openings.opening_balance,
         rolled.top_ups,
         rolled.spends,

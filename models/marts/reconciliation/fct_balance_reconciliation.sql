@@ -42,7 +42,7 @@ final as (
             when causes.explanation is not null then causes.explanation
             else
                 {{ drift_sentence('balances.drift', 'balances.balance_type', 'balances.currency') }}
-                || ' No double-posted event, missing correction or earlier ledger balance matches it:'
+                || ' No double-posted event, missing correction, quarantined row or earlier ledger balance matches it:'
                 || ' unexplained, follow the account in fct_account_ledger_timeline.'
         end as explanation,
         causes.evidence_movement_id,

@@ -2,7 +2,9 @@
 -- (account_id, due_month): the FIFO expiry the warehouse recomputes (int_points_expiry_expected)
 -- against the expire events the ledger holds for that month (by occurred_at). Expiry happens
 -- at the end of the month M + 18 for points earned in M, so the points expiring in due_month
--- belong to lot month due_month - 18.
+-- belong to lot month due_month - 18. Due months run through the last month that has ended by
+-- the warehouse's as-of (int_warehouse_as_of): an expiry posted in a later month is not
+-- compared until that month ends.
 
 with
 
@@ -18,6 +20,10 @@ ledger_events as (
     select * from {{ ref('stg_loyalty__ledger_events') }}
 ),
 
+warehouse_as_of as (
+    select * from {{ ref('int_warehouse_as_of') }}
+),
+
 posted as (
     select
         account_id,
@@ -26,7 +32,9 @@ posted as (
         cast(count(*) as bigint) as expire_events,
         min(event_id) as first_expire_event_id
     from ledger_events
-    where event_type = 'expire'
+    where
+        event_type = 'expire'
+        and {{ month_start('occurred_at') }} <= (select warehouse_as_of.last_ended_month from warehouse_as_of)
     group by account_id, {{ month_start('occurred_at') }}
 ),
 

@@ -1,7 +1,7 @@
 -- One row per figure the refresh summary and the HTML report show, grain (figure_set,
 -- category, balance_type, currency, likely_cause, period_month): landing rows by source,
 -- rejects by reason, balances by type and currency, drift by likely cause, order accruals and
--- expiry by status, and the latest month's store incentives. Both read these rows instead of
+-- expiry by status, the latest month's store incentives and the warehouse's as-of. Both read these rows instead of
 -- aggregating the marts themselves, so the terminal and the page cannot disagree. Each figure
 -- set fills its own columns (see the YAML); figure_order is the order both list the rows in.
 
@@ -33,6 +33,7 @@
     'latest_snapshot_at': 'timestamp',
     'expiry_difference_points': 'bigint',
     'stores_eligible': 'bigint',
+    'as_of': 'timestamp',
 } %}
 
 with
@@ -67,6 +68,10 @@ expiry as (
 
 incentive_eligibility as (
     select * from {{ ref('fct_store_incentive_eligibility') }}
+),
+
+warehouse_as_of as (
+    select * from {{ ref('rpt_warehouse_as_of') }}
 ),
 
 source_rows as (
@@ -203,6 +208,17 @@ store_incentives as (
     group by period_month
 ),
 
+-- The moment the data reaches and the last month evaluated at its end (tiers, expiry, incentives).
+as_of as (
+    select
+        'warehouse_as_of' as figure_set,
+        as_of_source as category,
+        last_ended_month as period_month,
+        1 as figure_order,
+        as_of
+    from warehouse_as_of
+),
+
 {#- The figure sets and the columns each fills (figure_set and figure_order: all of them). -#}
 {%- set figure_sets = {
     'source_rows': [
@@ -221,6 +237,7 @@ store_incentives as (
     'accruals_by_status': ['category', 'item_count'],
     'expiry_by_status': ['category', 'item_count', 'expiry_difference_points'],
     'store_incentives': ['period_month', 'item_count', 'stores_eligible'],
+    'as_of': ['category', 'period_month', 'as_of'],
 } %}
 
 final as (

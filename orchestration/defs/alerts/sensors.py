@@ -1,16 +1,33 @@
 """Alerts for runs the daemon sees: failed checks even in successful runs, and failed runs
 (loyalty/alerts.py keeps, publishes and posts them)."""
 
+import json
 from datetime import UTC, datetime
 
 import dagster as dg
 
 from loyalty import alerts
+from loyalty.outcome import stored_failures_at
 from loyalty.settings import Settings
 from orchestration.defs.jobs import refresh_job
 
 
-def check_alerts_of_run(instance: dg.DagsterInstance, run_id: str) -> list[alerts.Alert]:
+def stored_failure_tables(settings: Settings) -> dict[str, str]:
+    """Test name -> the table its failing rows are stored in, from the code location's manifest."""
+    path = settings.manifest_dir / "manifest.json"
+    if not path.exists():
+        return {}
+    nodes = json.loads(path.read_text(encoding="utf-8")).get("nodes", {}).values()
+    return {
+        node["name"]: stored
+        for node in nodes
+        if node.get("resource_type") == "test" and (stored := stored_failures_at(node)) is not None
+    }
+
+
+def check_alerts_of_run(
+    instance: dg.DagsterInstance, run_id: str, stored_tables: dict[str, str] | None = None
+) -> list[alerts.Alert]:
     records = instance.get_records_for_run(
         run_id=run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, limit=100_000
     ).records
@@ -34,7 +51,7 @@ def check_alerts_of_run(instance: dg.DagsterInstance, run_id: str) -> list[alert
                 severity=severity,
                 kind="check",
                 failing_rows=rows,
-                failing_rows_at=f"findings.{evaluation.check_name} / Dagster run {run_id}",
+                failing_rows_at=(stored_tables or {}).get(evaluation.check_name, f"Dagster run {run_id}"),
                 message=f"check {severity}: {evaluation.check_name} on {asset}: {rows} failing row(s)",
             )
         )
@@ -48,7 +65,9 @@ def check_alerts_of_run(instance: dg.DagsterInstance, run_id: str) -> list[alert
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def alert_on_failed_checks(context: dg.RunStatusSensorContext, settings: dg.ResourceParam[Settings]):
-    new = alerts.record(settings, check_alerts_of_run(context.instance, context.dagster_run.run_id))
+    new = alerts.record(
+        settings, check_alerts_of_run(context.instance, context.dagster_run.run_id, stored_failure_tables(settings))
+    )
     for alert in new:
         context.log.warning(f"ALERT {alert.message}")
 
@@ -59,7 +78,7 @@ def alert_on_failed_checks(context: dg.RunStatusSensorContext, settings: dg.Reso
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def alert_on_failed_refresh(context: dg.RunFailureSensorContext, settings: dg.ResourceParam[Settings]):
-    found = check_alerts_of_run(context.instance, context.dagster_run.run_id)
+    found = check_alerts_of_run(context.instance, context.dagster_run.run_id, stored_failure_tables(settings))
     found.append(alerts.run_failure_alert(context.dagster_run.run_id, context.failure_event.message or "run failed"))
     for alert in alerts.record(settings, found):
         context.log.error(f"ALERT {alert.message}")

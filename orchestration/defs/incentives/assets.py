@@ -39,7 +39,9 @@ def incentive_selection(warehouse) -> list[str]:
     """DuckDB rebuilds only the incentive chain in its work copy (a full copy of the published
     file). PostgreSQL builds into empty build schemas that replace the published ones whole,
     so it rebuilds every model (and runs every test) to publish a complete warehouse."""
-    return ["--select", *INCENTIVE_SELECTION] if warehouse.engine == "duckdb" else []
+    # one argument: dagster-dbt reads a single value after --select (dbt takes the union of
+    # space-separated selectors)
+    return ["--select", " ".join(INCENTIVE_SELECTION)] if warehouse.engine == "duckdb" else []
 
 
 def latest_action(settings: Settings, month: str) -> str | None:

@@ -8,6 +8,8 @@
     'status',
 ] %}
 {%- set key_columns = ['account_id'] %}
+{#- personal data (loyalty/landing/contract.py): masked in raw_row, which the quarantine publishes #}
+{%- set personal_columns = ['email'] %}
 
 with
 
@@ -28,7 +30,7 @@ parsed as {{ materialized_cte() }} (
         {{ parse_timestamp_utc('delivered.enrolled_at') }} as enrolled_at,
         nullif(trim(delivered.home_store_id), '') as home_store_id,
         trim(delivered.status) as status,
-        {{ delivery_columns('delivered', columns, key_columns) }}
+        {{ delivery_columns('delivered', columns, key_columns, personal_columns) }}
     from delivered
 ),
 
