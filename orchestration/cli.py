@@ -133,6 +133,9 @@ def _refresh(settings: Settings, demo: bool) -> int:
             + (f"; stale: {', '.join(stale)}" if stale else "")
         )
     if not result.success or not published or outcome is None:
+        print(
+            f"exit {EXIT_ERROR}: the warehouse was NOT published; BI users keep the last good one (see the log above)"
+        )
         return EXIT_ERROR
     code = outcome["exit_code"]
     if demo:
@@ -140,7 +143,17 @@ def _refresh(settings: Settings, demo: bool) -> int:
     if demo and code == EXIT_FINDINGS:
         print("The demo data carries injected faults on purpose: the findings above are expected.")
         return EXIT_OK
+    print(EXIT_MEANINGS[code])
     return code
+
+
+EXIT_MEANINGS = {
+    EXIT_OK: f"exit {EXIT_OK}: published; every check passed (warnings allowed)",
+    EXIT_FINDINGS: (
+        f"exit {EXIT_FINDINGS}: published; reconciliation findings failed (upstream systems drifted): "
+        "investigate them in the marts and the report"
+    ),
+}
 
 
 def next_steps(settings: Settings) -> str:

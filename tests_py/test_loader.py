@@ -1,4 +1,4 @@
-"""The loader's promises (orchestration/loader.py), on small hand-written landing folders."""
+"""The loader's promises (loyalty/landing/loader.py), on small hand-written landing folders."""
 
 from __future__ import annotations
 
