@@ -7,6 +7,7 @@ import csv
 import json
 import shutil
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -230,6 +231,89 @@ def test_member_tiers_match_the_ground_truth(refreshed: tuple[Path, Refresh], sm
     check_member_tiers(refreshed[0], small_data[1])
 
 
+def dimension_report(warehouse: Path, truth: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """Per class, the current state of the changing dimensions against the truth (the latest
+    delivery: docs/landing.md#same-key-different-payload), and each key's number of versions."""
+    members = {row["account_id"]: row for row in read_truth(truth, "members.csv")}
+    got_members = {
+        account: (status, versions)
+        for account, status, versions in query(
+            warehouse,
+            "select account_id, max(case when is_current then member_status end), count(*)"
+            " from marts.dim_members group by account_id",
+        )
+    }
+    assert set(got_members) == set(members)
+    stores = {row["store_id"]: row for row in read_truth(truth, "stores.csv")}
+    got_stores = {
+        store: (closed_on.isoformat() if closed_on else "", versions)
+        for store, closed_on, versions in query(
+            warehouse,
+            "select store_id, max(case when is_current then closed_on end), count(*)"
+            " from marts.dim_stores group by store_id",
+        )
+    }
+    assert set(got_stores) == set(stores)
+    wrong_versions = [
+        key
+        for key, row in [*members.items(), *stores.items()]
+        if int(row["expected_versions"]) != {**got_members, **got_stores}[key][1]
+    ]
+    assert not wrong_versions, f"versions differ from the truth: {wrong_versions[:5]}"
+    return {
+        "member_status": confusion([(row["expected_status"], got_members[a][0]) for a, row in members.items()]),
+        "store_closed": confusion(
+            [
+                ("closed" if row["expected_closed_on"] else "open", "closed" if got_stores[s][0] else "open")
+                for s, row in stores.items()
+            ]
+        ),
+        "store_closed_on": confusion([(row["expected_closed_on"], got_stores[s][0]) for s, row in stores.items()]),
+    }
+
+
+def check_dimensions(warehouse: Path, truth: Path) -> None:
+    """The changing dimensions' current state and versions are the truth's, every change was
+    staged (none quarantined), and the net_sales rule judges the corrected target."""
+    reports = dimension_report(warehouse, truth)
+    for title, report in reports.items():
+        print_confusion(title, report)
+    assert {"active", "closed"} <= set(reports["member_status"]) and "closed" in reports["store_closed"]
+    assert all(figures["precision"] == figures["recall"] == 1.0 for r in reports.values() for figures in r.values())
+    # every change was staged as a version of its file, none quarantined
+    changes = read_truth(truth, "dimension_changes.csv")
+    rejected = set(query(warehouse, "select source_file, source_row_number from audit.rejected_source_rows"))
+    assert not [row for row in changes if (row["file"], int(row["row_number"])) in rejected]
+    accounting = dict(
+        query(warehouse, "select source_file, rows_staged = rows_delivered from audit.source_row_accounting")
+    )
+    assert all(accounting[row["file"]] for row in changes)
+    # the month's target is the current (corrected) one
+    targets = {
+        (row["store_id"], row["period_month"]): Decimal(row["expected_target"])
+        for row in read_truth(truth, "store_targets.csv")
+        if int(row["expected_versions"]) > 1
+    }
+    thresholds = {
+        (store, month.isoformat()): threshold
+        for store, month, threshold in query(
+            warehouse,
+            "select store_id, period_month, threshold from marts.fct_store_incentive_rule_results"
+            " where rule_id = 'net_sales_vs_target'",
+        )
+    }
+    judged = [key for key in targets if key in thresholds]
+    assert judged and all(thresholds[key] == targets[key] for key in judged)
+
+
+def test_changed_dimensions_are_versions_and_rules_use_the_current_state(
+    refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path]
+) -> None:
+    check_dimensions(refreshed[0], small_data[1])
+    # store eligibility judges the current state: closings and corrected targets included
+    check_store_eligibility(refreshed[0], small_data[1])
+
+
 def check_as_of(warehouse: Path, truth: Path, stdout: str) -> None:
     """The published as-of is the truth's; the roll-forwards end at its month, month-to-date
     while it has not ended; the refresh summary prints it."""
@@ -379,7 +463,8 @@ def check_store_eligibility(warehouse: Path, truth: Path) -> None:
 
 def test_a_second_seed_also_matches_the_ground_truth(tmp_path: Path) -> None:
     """Another seed, more accounts and months, extracted after the last month's expiry run (the
-    as-of exactly at 23:59:59 on its last day: that month is evaluated): every class again."""
+    as-of exactly at 23:59:59 on its last day: that month is evaluated): every class again,
+    the changing dimensions included."""
     landing, truth = tmp_path / "landing", tmp_path / "truth"
     generate(landing, truth, ["--accounts", "200", "--months", "24", "--seed", "11", "--as-of", "month-end"])
     warehouse = tmp_path / "loyalty.duckdb"
@@ -391,6 +476,7 @@ def test_a_second_seed_also_matches_the_ground_truth(tmp_path: Path) -> None:
     check_expiry(warehouse, truth)
     assert check_reinstated_points(warehouse, truth) >= 1, "no past-due reinstatement up to the as-of"
     check_store_eligibility(warehouse, truth)
+    check_dimensions(warehouse, truth)
     check_as_of(warehouse, truth, result.stdout)
     assert query(warehouse, "select is_as_of_month_to_date from marts.rpt_warehouse_as_of") == [(False,)]
     assert json.loads((truth / "summary.json").read_text())["lapsed_members"]["downgraded_after_lapse"]

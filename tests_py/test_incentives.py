@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -199,3 +200,99 @@ def test_late_order_for_a_published_month_is_a_restatement_not_an_overwrite(
     assert built.returncode == 0, built.stdout[-3000:]
     for mart in ("fct_store_incentive_restatements", "fct_store_incentive_published"):
         assert query(copy, f"select count(*) from marts.{mart} where period_month = ?", [month]) == [(0,)], mart
+
+
+def test_redelivered_closing_and_target_of_a_published_month_are_restatements(
+    refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """stores and store_targets are dimensions (docs/landing.md#same-key-different-payload): a
+    store re-delivered with closed_on inside a published month, and a target corrected for a
+    published month, change the current evaluation. The published result stays; the
+    restatement says why."""
+    warehouse, _ = refreshed
+    landing = tmp_path / "landing"
+    shutil.copytree(small_data[0], landing)
+    copy = tmp_path / "loyalty.duckdb"
+    shutil.copyfile(warehouse, copy)
+
+    # two eligible stores of one month, still open today
+    (month,) = query(
+        copy,
+        """
+        select period_month from marts.fct_store_incentive_eligibility as eligibility
+        inner join marts.dim_stores as stores
+            on eligibility.store_id = stores.store_id and stores.is_current and stores.closed_on is null
+        where eligibility.eligible
+        group by period_month having count(*) >= 2
+        order by period_month desc limit 1
+        """,
+    )[0]
+    (closing, name, region, opened_on), (corrected, net_sales, target) = query(
+        copy,
+        """
+        select stores.store_id, stores.store_name, stores.region, stores.opened_on
+        from marts.fct_store_incentive_eligibility as eligibility
+        inner join marts.dim_stores as stores
+            on eligibility.store_id = stores.store_id and stores.is_current and stores.closed_on is null
+        where eligibility.eligible and eligibility.period_month = ?
+        order by stores.store_id limit 1
+        """,
+        [month],
+    ) + query(
+        copy,
+        """
+        select results.store_id, results.actual, results.threshold
+        from marts.fct_store_incentive_rule_results as results
+        inner join marts.fct_store_incentive_eligibility as eligibility
+            using (store_id, period_month)
+        inner join marts.dim_stores as stores
+            on results.store_id = stores.store_id and stores.is_current and stores.closed_on is null
+        where eligibility.eligible and results.period_month = ? and results.rule_id = 'net_sales_vs_target'
+        order by results.store_id desc limit 1
+        """,
+        [month],
+    )
+    assert closing != corrected
+    record_action(copy, month.isoformat(), "publish")
+
+    closed_on = month.replace(day=11)
+    new_target = (net_sales // 1 + 1000).quantize(Decimal("0.01"))
+    (landing / "stores" / "zz-closing.csv").write_text(
+        "store_id,store_name,region,opened_on,closed_on\n"
+        f"{closing},{name},{region or ''},{opened_on.isoformat()},{closed_on.isoformat()}\n",
+        encoding="utf-8",
+    )
+    (landing / "store_targets" / "zz-correction.csv").write_text(
+        f"store_id,period_month,metric,target\n{corrected},{month.isoformat()},net_sales,{new_target}\n",
+        encoding="utf-8",
+    )
+    again = run_refresh(landing, copy)
+    assert again.returncode == 1, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "assert_published_incentive_months_not_restated" in again.stdout, again.stdout[-3000:]
+
+    # both deliveries are new versions, not rejections
+    assert query(copy, "select count(*) from audit.rejected_source_rows where source_file like '%/zz-%'") == [(0,)]
+    assert query(
+        copy, "select closed_on, version_number > 1 from marts.dim_stores where store_id = ? and is_current", [closing]
+    ) == [(closed_on, True)]
+    published = query(
+        copy,
+        "select store_id, eligible from marts.fct_store_incentive_published where period_month = ?"
+        " and store_id in (?, ?) order by store_id",
+        [month, closing, corrected],
+    )
+    assert published == sorted([(closing, True), (corrected, True)]), "the published result must not be rewritten"
+    restated = dict(
+        query(
+            copy,
+            "select store_id, why from marts.fct_store_incentive_restatements where period_month = ?"
+            " and restatement_kind = 'changed' and not current_eligible",
+            [month],
+        )
+    )
+    print(f"\nrestatements of {month}: {restated}")
+    assert restated[closing].startswith("open the whole month: yes -> no (the store's current data: ")
+    assert f"closed_on {closed_on.isoformat()}, delivered in stores/zz-closing.csv" in restated[closing]
+    threshold = f"target {format(target.normalize(), 'f')}"
+    assert restated[corrected].startswith("net_sales_vs_target: "), restated[corrected]
+    assert threshold in restated[corrected] and f"< target {format(new_target.normalize(), 'f')}" in restated[corrected]

@@ -36,6 +36,7 @@ AUDIT_MODELS = ("rejected_source_rows", "source_row_accounting")
 # Columns every base model hands to the audit models (macros/sql/quarantine.sql).
 QUARANTINE_COLUMNS = (
     "landing_source",
+    "landing_source_kind",
     *LOAD_COLUMNS,
     "row_key",
     "raw_row",
@@ -225,6 +226,11 @@ def test_every_source_has_a_base_model_reading_it(built: tuple[dict, Path], name
     compiled = node.get("compiled_code") or ""
     assert f"'{name}' as landing_source" in compiled, (
         f"{node['original_file_path']}: pass '{name}' to classify_deliveries so its rows are labelled landing_source"
+    )
+    assert f"'{source.kind}' as landing_source_kind" in compiled, (
+        f"{node['original_file_path']} classifies '{name}' rows as another kind than the registry's "
+        f"'{source.kind}' (docs/landing.md#same-key-different-payload): set '{name}': '{source.kind}' in "
+        f"landing_source_kinds() in {MODEL_LISTS}"
     )
     for column in source.fields:
         for value in column.values:

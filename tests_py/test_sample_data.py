@@ -233,6 +233,10 @@ def test_every_fault_class_is_in_the_truth(generated: tuple[Path, Path]) -> None
         "conflicting_duplicate",
     }
     assert all(len(sources) >= 2 for sources in reasons.values())
+    # a dimension delivered again with another payload is a new version, never a conflict
+    assert not reasons["conflicting_duplicate"] & {"members", "stores", "store_targets"}
+    kinds = Counter(row["kind"] for row in read_truth(truth, "dimension_changes.csv"))
+    assert set(kinds) == {"store_closed", "store_renamed", "member_closed", "member_email_changed", "target_corrected"}
     assert read_truth(truth, "duplicates.csv") and read_truth(truth, "duplicate_files.csv")
     for source in SOURCES:
         suffixes = {p.suffix for p in (landing / source).iterdir()}
@@ -262,12 +266,20 @@ def test_every_fault_class_is_in_the_truth(generated: tuple[Path, Path]) -> None
 
 # --- an independent reading of the landing files ---------------------------------------------
 MOVEMENT_SOURCES = ("ledger_events", "wallet_transactions")
+# the dimensions (docs/landing.md#same-key-different-payload): the latest delivery of a key is its state
+DIMENSION_KEYS = {
+    "members": "account_id",
+    "stores": "store_id",
+    "store_targets": "store_id, period_month, metric",
+}
 
 
 def load_valid(con: duckdb.DuckDBPyConnection, landing: Path, truth: Path) -> dict[str, int]:
     """Create one typed table per source with the rows a correct loader keeps: rejected rows
     out, copies of files skipped, exact repeats of earlier rows skipped (first delivery wins).
-    The rejected rows of the movement sources go, as text, into rejected_<source>."""
+    For a dimension the table holds each key's current state (its latest delivery) and
+    ``<source>_versions`` every delivery that changed it. The rejected rows of the movement
+    sources go, as text, into rejected_<source>."""
     rejected = {(r["file"], int(r["row_number"])) for r in read_truth(truth, "rejected_rows.csv")}
     copies = {r["file"] for r in read_truth(truth, "duplicate_files.csv")}
     repeats: dict[str, int] = {}
@@ -312,6 +324,25 @@ def load_valid(con: duckdb.DuckDBPyConnection, landing: Path, truth: Path) -> di
             con.unregister("text_rows")
         con.register("all_rows", pa.concat_tables(parts))
         names = ", ".join(columns)
+        if source in DIMENSION_KEYS:
+            key = DIMENSION_KEYS[source]
+            # a version = a delivery whose payload differs from its key's previous delivery
+            previous = f"lag(({names})) over (partition by {key} order by sequence, row_number)"
+            con.execute(
+                f"create or replace table {source}_versions as select {names}, file, row_number, sequence from ("
+                f"select *, {previous} as previous from all_rows) where previous is distinct from ({names})"
+            )
+            con.execute(
+                f"create or replace table {source} as select {names}, file, row_number from {source}_versions "
+                f"qualify row_number() over (partition by {key} order by sequence desc, row_number desc) = 1"
+            )
+            repeated = con.execute(
+                f"select file, count(*) from (select *, {previous} as previous from all_rows) "
+                f"where previous is not distinct from ({names}) group by file"
+            ).fetchall()
+            repeats.update({file: count for file, count in repeated})
+            con.unregister("all_rows")
+            continue
         con.execute(
             f"create or replace table {source} as select {names}, file, row_number from ("
             f"select *, row_number() over (partition by {names} order by sequence, row_number) as copy "
@@ -332,6 +363,68 @@ def warehouse(generated: tuple[Path, Path]) -> tuple[duckdb.DuckDBPyConnection, 
     con = duckdb.connect()
     repeats = load_valid(con, landing, truth)
     return con, repeats
+
+
+def test_dimension_truth_is_the_latest_delivery(generated: tuple[Path, Path], warehouse: tuple) -> None:
+    """members.csv, stores.csv and store_targets.csv hold each key's latest delivery and its
+    number of versions; every change of dimension_changes.csv is a version in its file and row."""
+    _, truth = generated
+    con, _ = warehouse
+    members = {
+        row["account_id"]: (row["expected_status"], int(row["expected_versions"]))
+        for row in read_truth(truth, "members.csv")
+    }
+    assert members == {
+        account: (status, versions)
+        for account, status, versions in con.execute(
+            "select account_id, arg_max(status, sequence * 1000000 + row_number), count(*)"
+            " from members_versions group by account_id"
+        ).fetchall()
+    }
+    assert {status for status, _ in members.values()} == {"active", "closed"}
+    stores = {
+        row["store_id"]: (row["expected_closed_on"], int(row["expected_versions"]))
+        for row in read_truth(truth, "stores.csv")
+    }
+    got_stores = {
+        store: (str(closed_on or ""), versions)
+        for store, closed_on, versions in con.execute(
+            "select s.store_id, s.closed_on, count(*) from stores as s join stores_versions as v using (store_id)"
+            " group by s.store_id, s.closed_on"
+        ).fetchall()
+    }
+    assert got_stores == stores
+    # a store that closes was first delivered open
+    first_open = con.execute(
+        "select count(*) from stores_versions as v join stores as s using (store_id)"
+        " where s.closed_on is not null and v.closed_on is null"
+    ).fetchone()[0]
+    assert first_open == sum(1 for closed_on, _ in stores.values() if closed_on)
+    targets = {
+        (row["store_id"], row["period_month"], row["metric"]): (
+            Decimal(row["expected_target"]),
+            int(row["expected_versions"]),
+        )
+        for row in read_truth(truth, "store_targets.csv")
+    }
+    got_targets = {
+        (store, str(month), metric): (target, versions)
+        for store, month, metric, target, versions in con.execute(
+            "select t.store_id, t.period_month, t.metric, t.target, count(*) from store_targets as t"
+            " join store_targets_versions as v using (store_id, period_month, metric) group by all"
+        ).fetchall()
+    }
+    assert got_targets == targets
+    assert max(versions for _, versions in targets.values()) == 3, "a target corrected twice in one file"
+    for row in read_truth(truth, "dimension_changes.csv"):
+        key = {"members": "account_id", "stores": "store_id"}.get(
+            row["source"], "concat_ws('|', store_id, period_month, metric)"
+        )
+        found = con.execute(
+            f"select {key} from {row['source']}_versions where file = ? and row_number = ?",
+            [row["file"], int(row["row_number"])],
+        ).fetchall()
+        assert [(row["row_key"],)] == found, row
 
 
 def test_valid_rows_keep_their_keys_unique(warehouse: tuple) -> None:

@@ -13,6 +13,24 @@
     ]) }}
 {%- endmacro %}
 
+{#- The kind of each landing source (docs/landing.md#same-key-different-payload): how
+    classify_deliveries treats a key delivered again. The same as loyalty/landing/contract.py
+    (tests_py/test_landing_contract.py compares them): a fact keeps its first delivery, a
+    dimension keeps every change as a version (the latest is current), a change feed's states
+    are keyed by their update time. -#}
+{% macro landing_source_kinds() -%}
+    {{ return({
+        'members': 'dimension',
+        'stores': 'dimension',
+        'orders': 'change_feed',
+        'ledger_events': 'fact',
+        'wallet_transactions': 'fact',
+        'balance_snapshots': 'fact',
+        'store_operations': 'fact',
+        'store_targets': 'dimension',
+    }) }}
+{%- endmacro %}
+
 {#- The drift cause detection models: every model of this project named
     int_drift_cause__<likely_cause>, sorted, read from the project graph when dbt runs (the
     graph is empty while dbt parses, so this returns [] then). seeds/drift_causes.csv names

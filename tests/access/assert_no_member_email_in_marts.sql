@@ -12,6 +12,8 @@
 -- depends_on: {{ ref('fct_store_incentive_rule_evaluations') }}
 -- depends_on: {{ ref('fct_store_incentive_rule_results') }}
 -- depends_on: {{ ref('dim_member_tiers') }}
+-- depends_on: {{ ref('dim_members') }}
+-- depends_on: {{ ref('dim_stores') }}
 -- depends_on: {{ ref('fct_points_lots') }}
 -- depends_on: {{ ref('rpt_tier_movements_monthly') }}
 -- depends_on: {{ ref('fct_account_ledger_timeline') }}

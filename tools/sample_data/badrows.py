@@ -2,7 +2,9 @@
 
 Bad rows are extra rows with fresh keys, made from a copy of a valid row with one thing broken,
 so each has exactly one reason. The exception is ``conflicting_duplicate``: a later file
-repeats a key delivered earlier with another payload (the first delivery is the valid one).
+repeats a key delivered earlier with another payload (the first delivery is the valid one). Only
+facts and the orders change feed get it: a dimension (members, stores, store_targets) delivered
+again with another payload is a new version, not a conflict (tools/sample_data/changes.py).
 Unparseable values only go into CSV files (Parquet columns are typed). One wallet CSV file is
 re-delivered (exact repeats of its rows plus a few rows held back from it) and the first stores
 file arrives twice under two names.
@@ -33,8 +35,8 @@ REASONS = (
 CSV_ONLY = ("unparseable_number", "unparseable_timestamp")
 # which reasons each source gets (two rows each)
 SOURCE_REASONS = {
-    "members": ("missing_key", "unknown_enum", "unknown_store", "unparseable_timestamp", "conflicting_duplicate"),
-    "stores": ("missing_key", "conflicting_duplicate"),
+    "members": ("missing_key", "unknown_enum", "unknown_store", "unparseable_timestamp"),
+    "stores": ("missing_key",),
     "orders": (
         "missing_key",
         "unknown_enum",
@@ -73,7 +75,7 @@ SOURCE_REASONS = {
         "conflicting_duplicate",
     ),
     "store_operations": ("missing_key", "unknown_store", "unparseable_number", "conflicting_duplicate"),
-    "store_targets": ("missing_key", "unknown_store", "unparseable_number", "conflicting_duplicate"),
+    "store_targets": ("missing_key", "unknown_store", "unparseable_number"),
 }
 ROWS_PER_REASON = 2
 UNPARSEABLE_NUMBERS = ("n/a", "12.3.4", "1O0", "--5", "twelve")
@@ -244,11 +246,7 @@ def break_row(
 def conflict_of(source: str, template: dict, rng: np.random.Generator) -> dict:
     """The same key with another payload."""
     row = copy.copy(template)
-    if source == "members":
-        row["email"] = "changed." + row["email"]
-    elif source == "stores":
-        row["store_name"] = row["store_name"] + " (renamed)"
-    elif source == "orders":
+    if source == "orders":
         row["net_amount"] = row["net_amount"] + 1_000
     elif source == "ledger_events":
         row["points"] = row["points"] + (1 if row["points"] > 0 else -1)
@@ -258,8 +256,8 @@ def conflict_of(source: str, template: dict, rng: np.random.Generator) -> dict:
         row["balance"] = row["balance"] + 100
     elif source == "store_operations":
         row["value"] = row["value"] + 7
-    elif source == "store_targets":
-        row["target"] = row["target"] + 10_000
+    else:
+        raise ValueError(f"{source} is a dimension: a changed payload is a new version, not a conflict")
     return row
 
 
@@ -388,6 +386,8 @@ def rejected_rows(plans: dict[str, list[FilePlan]]) -> list[Rejected]:
     for source, files in plans.items():
         for plan in files:
             for bad in plan.bad:
+                if bad.reason is None:  # a dimension change: staged, not rejected
+                    continue
                 out.append(Rejected(source, plan.relative, bad.row_number, row_key(source, bad.values), bad.reason))
     return sorted(out, key=lambda r: (r.source, r.file, r.row_number))
 

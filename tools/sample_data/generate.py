@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.sample_data import badrows, balances, expiry, ledger, reinstatements, simulate, tables, truth
+from tools.sample_data import badrows, balances, changes, expiry, ledger, reinstatements, simulate, tables, truth
 from tools.sample_data.config import NULL, Calendar, Config, ConfigError, iso_date, stream
 from tools.sample_data.program import EXPIRY_STATUSES, TIERS
 from tools.sample_data.writer import SCHEMAS, FilePlan, layout, write_file
@@ -24,6 +24,10 @@ TRUTH_FILES = (
     "duplicate_files.csv",
     "tiers.csv",
     "store_eligibility.csv",
+    "members.csv",
+    "stores.csv",
+    "store_targets.csv",
+    "dimension_changes.csv",
     "expiry.csv",
     "summary.json",
 )
@@ -103,7 +107,8 @@ class World:
     posted: np.ndarray  # per order: earn + reverse points
     store_results: list[truth.StoreResult]
     expiry: list[truth.ExpiryRow]
-    frames: dict[str, dict[str, np.ndarray]]
+    frames: dict[str, dict[str, np.ndarray]]  # as first delivered
+    changes: changes.DimensionChanges  # later deliveries of members, stores and targets
     as_of: int  # the data's as-of (seconds): the latest recorded_at, snapshot as_of or order updated_at
     ended: int  # months 0 .. ended - 1 have ended by the as-of: the month-end evaluations' horizon
 
@@ -117,6 +122,7 @@ class Landing:
     redelivery: FilePlan
     repeats: int
     stores_copy: FilePlan
+    changed: list[list]  # (source, file, row_number, row_key, kind) of each dimension change
 
 
 def simulate_world(config: Config) -> World:
@@ -146,9 +152,12 @@ def simulate_world(config: Config) -> World:
     store_ids = tables.objects(stores.ids)
     order_ids = tables.objects(orders.ids())
     snaps = tables.snapshots(calendar, points, wallet, all_truths, as_of)
-    frames = {
+    current_state = {  # the dimensions as their latest delivery has them
         "members": tables.members_frame(members, store_ids),
         "stores": tables.stores_frame(stores),
+    }
+    frames = {
+        **current_state,
         "orders": tables.orders_frame(orders, account_ids, store_ids, order_ids),
         "ledger_events": tables.ledger_frame(points, accruals, account_ids, order_ids),
         "wallet_transactions": tables.wallet_frame(wallet, account_ids, order_ids),
@@ -162,10 +171,18 @@ def simulate_world(config: Config) -> World:
         "store_operations": tables.ops_frame(ops, store_ids),
         "store_targets": tables.targets_frame(targets, store_ids, calendar),
     }
-    # the month-end evaluations run through the months that ended by the data's as-of
+    # the month-end evaluations run through the months that ended by the data's as-of (the
+    # dimensions hold no moment: their later deliveries do not move it)
     data_as_of, ended = truth.warehouse_as_of(calendar, frames)
+    sales = simulate.completed_sales(orders, stores, calendar.months)
+    dimension_changes = changes.plan(config, calendar, stores, members, targets, sales, current_state, ended)
+    frames.update(dimension_changes.first_delivery)  # members and stores as first delivered
     expiry_rows = truth.expiry_rows(calendar, points, members.count, points_book.expiry_faults, ended)
-    store_results = [r for r in truth.store_results(calendar, stores, orders, ops, targets) if r.month < ended]
+    # the truth judges the current state (closings and corrected targets included), for the
+    # months that ended by the as-of
+    store_results = [
+        r for r in truth.store_results(calendar, stores, orders, ops, dimension_changes.targets) if r.month < ended
+    ]
     return World(
         config,
         calendar,
@@ -184,6 +201,7 @@ def simulate_world(config: Config) -> World:
         store_results,
         expiry_rows,
         frames,
+        dimension_changes,
         data_as_of,
         ended,
     )
@@ -235,6 +253,8 @@ def plan_landing(world: World) -> Landing:
         for row in world.points_book.quarantined + world.wallet_book.quarantined
     ]
     badrows.add_quarantined_movements(plans, quarantined, fresh, rng, protected)
+    # the later deliveries of the dimensions: valid rows in files of their own, after every fault
+    placed = changes.add_files(plans, world.changes.changes)
     for source_plans in plans.values():
         for plan in source_plans:
             layout(plan)  # places the bad rows: their row numbers are known from here on
@@ -244,7 +264,7 @@ def plan_landing(world: World) -> Landing:
     truth.verify_balances(
         world.balances, world.points, world.wallet, truth.quarantined_movements(written, account_index)
     )
-    return Landing(plans, rejected, redelivery, repeats, stores_copy)
+    return Landing(plans, rejected, redelivery, repeats, stores_copy, changes.change_rows(placed))
 
 
 def generate(config: Config, landing_dir: Path, truth_dir: Path, overwrite: bool = False) -> Result:
@@ -412,6 +432,7 @@ def write_truth(truth_dir: Path, world: World, landing: Landing) -> None:
         ["account_id", "due_month", "expected_status", "expected_points", "posted_points"],
         ([members.ids[r.account], first_days[r.month], r.status, r.expected, r.posted] for r in world.expiry),
     )
+    truth.write_dimensions(truth_dir, world.calendar, members, world.stores, world.changes, landing.changed)
     truth.write_csv(
         truth_dir / "store_eligibility.csv",
         ["store_id", "period_month", "eligible"],
@@ -455,6 +476,7 @@ def build_summary(world: World, landing: Landing, rows: dict[str, int], files: d
         "rejected_rows_by_source": dict(sorted(Counter(r.source for r in landing.rejected).items())),
         "exact_duplicate_rows": {landing.redelivery.relative: landing.repeats},
         "duplicate_files": {copy.relative: f"{copy.source}/{copy.copy_of}"},
+        "dimension_changes": dict(sorted(Counter(row[4] for row in landing.changed).items())),
         "tier_changes": truth.tier_movements(accruals, world.ended),
         "tiers_after_last_month": {name: int(tiers_now.get(code, 0)) for code, name in enumerate(TIERS)},
         "store_eligibility": truth.eligibility_summary(world.store_results),

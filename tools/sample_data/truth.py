@@ -10,13 +10,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from tools.sample_data.balances import BalanceTruth
-from tools.sample_data.config import DAY, NULL, Calendar, iso
+from tools.sample_data.changes import DimensionChanges
+from tools.sample_data.config import DAY, NULL, Calendar, iso, iso_date
 from tools.sample_data.expiry import ExpiryFault
 from tools.sample_data.ledger import (
     ACC_DUPLICATE,
@@ -462,6 +464,58 @@ def store_results(
             if outcome is not None:
                 results.append(StoreResult(store, month, outcome[0], outcome[1]))
     return results
+
+
+# --- dimensions that change -------------------------------------------------------------------
+def write_dimensions(
+    truth_dir: Path,
+    calendar: Calendar,
+    members: Members,
+    stores: Stores,
+    changes: DimensionChanges,
+    changed: list[list],
+) -> None:
+    """The current state of every member, store and store target (the latest delivery), how
+    many versions each has, and where each change was delivered (dimension_changes.csv)."""
+    versions: Counter = Counter()
+    for change in changes.changes:
+        key = {
+            "members": lambda v: v["account_id"],
+            "stores": lambda v: v["store_id"],
+            "store_targets": lambda v: (v["store_id"], v["period_month"], v["metric"]),
+        }[change.source](change.values)
+        versions[(change.source, key)] += 1
+    write_csv(
+        truth_dir / "members.csv",
+        ["account_id", "expected_status", "expected_versions"],
+        (
+            [account_id, "closed" if closed else "active", 1 + versions[("members", account_id)]]
+            for account_id, closed in zip(members.ids, members.closed.tolist(), strict=True)
+        ),
+    )
+    write_csv(
+        truth_dir / "stores.csv",
+        ["store_id", "expected_closed_on", "expected_versions"],
+        (
+            [store_id, "" if closed == NULL else iso_date(closed), 1 + versions[("stores", store_id)]]
+            for store_id, closed in zip(stores.ids, stores.closed_day.tolist(), strict=True)
+        ),
+    )
+    targets = changes.targets
+    rows = []
+    for store, month, target in zip(
+        targets.store.tolist(), targets.month.tolist(), targets.target.tolist(), strict=True
+    ):
+        key = (stores.ids[store], calendar.first_day(month), "net_sales")
+        rows.append(
+            [stores.ids[store], iso_date(key[1]), "net_sales", cents_text(target), 1 + versions[("store_targets", key)]]
+        )
+    write_csv(
+        truth_dir / "store_targets.csv",
+        ["store_id", "period_month", "metric", "expected_target", "expected_versions"],
+        sorted(rows),
+    )
+    write_csv(truth_dir / "dimension_changes.csv", ["source", "file", "row_number", "row_key", "kind"], changed)
 
 
 def eligibility_summary(results: list[StoreResult]) -> dict[str, int]:

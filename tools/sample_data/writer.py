@@ -57,8 +57,12 @@ class Raw:
 
 @dataclass
 class BadRow:
+    """A row given by value, placed among a file's frame rows: a bad row (``reason`` is its
+    rejection reason) or, with ``reason`` None, a valid re-delivery that changes a dimension
+    (tools/sample_data/changes.py)."""
+
     values: dict  # column -> typed value (str, int, None) or Raw
-    reason: str
+    reason: str | None
     position: int  # inserted before the valid row at this position
     row_number: int = 0  # 1-based, filled in when the file is laid out
 

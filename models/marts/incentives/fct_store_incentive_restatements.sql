@@ -31,6 +31,22 @@ rule_evaluations as (
     select * from {{ ref('fct_store_incentive_rule_evaluations') }}
 ),
 
+store_versions as (
+    select * from {{ ref('dim_stores') }}
+),
+
+-- the store's dates as the warehouse knows them now: a closed_on re-delivered after the
+-- publish is why a month stops being open the whole month
+current_store_dates as (
+    select
+        store_id,
+        'the store''s current data: opened_on ' || cast(opened_on as {{ dbt.type_string() }})
+        || coalesce(', closed_on ' || cast(closed_on as {{ dbt.type_string() }}), '')
+        || ', delivered in ' || source_file as store_dates
+    from store_versions
+    where is_current
+),
+
 current_of_published_months as (
     select
         eligibility.*,
@@ -143,7 +159,10 @@ explained as (
             '; ',
             case compared.restatement_kind
                 when 'added' then 'not yet evaluated when the month was published'
-                when 'withdrawn' then 'no longer evaluated: by the current store data it was not open that month'
+                when 'withdrawn'
+                    then
+                        'no longer evaluated: by the current store data it was not open that month'
+                        || coalesce(' (' || current_store_dates.store_dates || ')', '')
             end,
             case
                 when compared.published_is_open_whole_month <> compared.current_is_open_whole_month
@@ -151,6 +170,7 @@ explained as (
                         'open the whole month: '
                         || case when compared.published_is_open_whole_month then 'yes' else 'no' end || ' -> '
                         || case when compared.current_is_open_whole_month then 'yes' else 'no' end
+                        || coalesce(' (' || current_store_dates.store_dates || ')', '')
             end,
             case
                 when compared.published_previous_months_passed <> compared.current_previous_months_passed
@@ -170,6 +190,8 @@ explained as (
         on
             compared.store_id = rule_changes_by_store_month.store_id
             and compared.period_month = rule_changes_by_store_month.period_month
+    left join current_store_dates
+        on compared.store_id = current_store_dates.store_id
 ),
 
 final as (

@@ -1,10 +1,9 @@
--- One row per store, month and metric.
+-- One row per store, month and metric: the current target, the latest version delivered.
 
 with
 
-base as (
-    select * from {{ ref('base_commerce__store_targets') }}
-    where row_status = 'staged'
+versions as (
+    select * from {{ ref('stg_commerce__store_target_versions') }}
 ),
 
 final as (
@@ -12,9 +11,12 @@ final as (
         store_id,
         period_month,
         metric,
-        target as target_value,
-        _source_file as source_file
-    from base
+        target_value,
+        version_number as versions_count,
+        valid_from as current_since,
+        source_file
+    from versions
+    where is_current
 )
 
 select * from final

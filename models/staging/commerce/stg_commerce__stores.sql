@@ -1,10 +1,9 @@
--- One row per store (store_id).
+-- One row per store (store_id): its current state, the latest version delivered.
 
 with
 
-base as (
-    select * from {{ ref('base_commerce__stores') }}
-    where row_status = 'staged'
+versions as (
+    select * from {{ ref('stg_commerce__store_versions') }}
 ),
 
 final as (
@@ -14,8 +13,11 @@ final as (
         region,
         opened_on,
         closed_on,
-        _source_file as source_file
-    from base
+        version_number as versions_count,
+        valid_from as current_since,
+        source_file
+    from versions
+    where is_current
 )
 
 select * from final

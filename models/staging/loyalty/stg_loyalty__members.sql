@@ -1,10 +1,9 @@
--- One row per member account: the staged (valid, first-delivered) member rows.
+-- One row per member account (account_id): its current state, the latest version delivered.
 
 with
 
-base as (
-    select * from {{ ref('base_loyalty__members') }}
-    where row_status = 'staged'
+versions as (
+    select * from {{ ref('stg_loyalty__member_versions') }}
 ),
 
 final as (
@@ -13,9 +12,12 @@ final as (
         email,
         enrolled_at,
         home_store_id,
-        status as member_status,
-        _source_file as source_file
-    from base
+        member_status,
+        version_number as versions_count,
+        valid_from as current_since,
+        source_file
+    from versions
+    where is_current
 )
 
 select * from final

@@ -20,12 +20,14 @@ delivered as (
 ),
 
 members as (
-    select account_id from {{ ref('base_loyalty__members') }}
+    -- a member is known when any version of it is staged (its current state exists)
+    select distinct account_id from {{ ref('base_loyalty__members') }}
     where row_status = 'staged'
 ),
 
 stores as (
-    select store_id from {{ ref('base_commerce__stores') }}
+    -- a store is known when any version of it is staged (its current state exists)
+    select distinct store_id from {{ ref('base_commerce__stores') }}
     where row_status = 'staged'
 ),
 

@@ -15,7 +15,8 @@ delivered as (
 ),
 
 stores as (
-    select store_id from {{ ref('base_commerce__stores') }}
+    -- a store is known when any version of it is staged (its current state exists)
+    select distinct store_id from {{ ref('base_commerce__stores') }}
     where row_status = 'staged'
 ),
 

@@ -16,7 +16,8 @@ delivered as (
 ),
 
 members as (
-    select account_id from {{ ref('base_loyalty__members') }}
+    -- a member is known when any version of it is staged (its current state exists)
+    select distinct account_id from {{ ref('base_loyalty__members') }}
     where row_status = 'staged'
 ),
 

@@ -1,0 +1,47 @@
+-- One row per version of a store (store_id, version_number): every staged delivery of the
+-- stores dimension, each valid from the moment the warehouse learned of it (the load that
+-- delivered it) until the next version's load; the latest is current (docs/landing.md#same-key-different-payload).
+
+with
+
+base as (
+    select * from {{ ref('base_commerce__stores') }}
+    where row_status = 'staged'
+),
+
+versioned as (
+    select
+        store_id,
+        store_name,
+        region,
+        opened_on,
+        closed_on,
+        row_number() over (
+            partition by store_id order by _file_sequence, _source_row_number
+        ) as version_number,
+        _loaded_at as valid_from,
+        lead(_loaded_at) over (
+            partition by store_id order by _file_sequence, _source_row_number
+        ) as valid_to,
+        _source_file as source_file,
+        _source_row_number as source_row_number
+    from base
+),
+
+final as (
+    select
+        store_id,
+        store_name,
+        region,
+        opened_on,
+        closed_on,
+        version_number,
+        valid_from,
+        valid_to,
+        max(version_number) over (partition by store_id) = version_number as is_current,
+        source_file,
+        source_row_number
+    from versioned
+)
+
+select * from final
