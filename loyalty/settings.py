@@ -37,6 +37,8 @@ VARIABLES: dict[str, str] = {
     "LOYALTY_INCENTIVES_START": "first store incentive month, a Dagster partition (default: 2024-01-01)",
     "LOYALTY_SPARK_DIR": "the local Spark warehouse and metastore, Spark target only (default: <state>/spark)",
     "LOYALTY_PG_BIN": "PostgreSQL server binaries for the throwaway server of tests and bench (default: found)",
+    "LOYALTY_MEMORY_LIMIT": "DuckDB memory_limit of a refresh; larger sorts spill to <state> (default: 40% of RAM)",
+    "LOYALTY_THREADS": "threads of a refresh's dbt and DuckDB work (default: the machine's cores)",
 }
 
 
@@ -57,15 +59,45 @@ class Settings:
     incentives_start: str = "2024-01-01"
     spark_dir: Path | None = None
     pg_bin: Path | None = None
+    memory_limit: str = "4GB"
+    threads: int = 2
 
     def _state(self, suffix: str) -> Path:
         # named after the warehouse file, so two warehouses sharing a state folder share nothing
         return self.state_dir / f"{self.warehouse.name}{suffix}"
 
     @property
-    def work_copy(self) -> Path:
-        """The DuckDB file a refresh builds and checks before it replaces the published warehouse."""
-        return self._state(".work")
+    def build_database(self) -> Path:
+        """The DuckDB build database: raw, staging, intermediate, the incremental models' state,
+        and the marts as built and checked before publishing (docs/operations.md#state). BI
+        never opens it; it is never copied whole."""
+        return self._state(".build")
+
+    @property
+    def refresh_journal(self) -> Path:
+        """The refresh in progress or last ended, and what rolling it back needs (JSON;
+        loyalty/warehouse.py BuildJournal)."""
+        return self._state(".refresh.json")
+
+    @property
+    def publishing_file(self) -> Path:
+        """The new published file being written, beside the published one (same file system),
+        until ``os.replace`` puts it in place."""
+        return self.warehouse.with_name(f".{self.warehouse.name}.publishing")
+
+    @property
+    def spill_dir(self) -> Path:
+        """DuckDB's temp_directory: where sorts and joins larger than ``memory_limit`` spill."""
+        return self._state(".spill")
+
+    def duckdb_config(self) -> dict[str, Any]:
+        """DuckDB settings of every connection a refresh opens on the build database."""
+        return {
+            **DUCKDB_FILE_CONFIG,
+            "memory_limit": self.memory_limit,
+            "threads": self.threads,
+            "temp_directory": str(self.spill_dir),
+        }
 
     @property
     def lock_path(self) -> Path:
@@ -114,7 +146,12 @@ class Settings:
     def dbt_cli_vars(self, build_database: Path | None = None, schema_suffix: str = "") -> dict[str, Any]:
         """The dbt vars of one dbt command: the operator's ``LOYALTY_DBT_VARS`` and where the
         build is (profiles.yml reads ``duckdb_path``; generate_schema_name ``schema_suffix``)."""
-        engine_vars: dict[str, Any] = {"spark_dir": str(self.spark_warehouse_dir)}
+        engine_vars: dict[str, Any] = {
+            "spark_dir": str(self.spark_warehouse_dir),
+            "threads": self.threads,
+            "memory_limit": self.memory_limit,
+            "temp_directory": str(self.spill_dir),
+        }
         if build_database is not None:
             engine_vars["duckdb_path"] = str(build_database)
         if schema_suffix:
@@ -158,6 +195,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     start = env.get("LOYALTY_INCENTIVES_START") or "2024-01-01"
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])-01", start):
         raise SettingsError(f"LOYALTY_INCENTIVES_START must be the first of a month, YYYY-MM-01, got {start!r}")
+    memory_limit = (env.get("LOYALTY_MEMORY_LIMIT") or "").strip() or default_memory_limit()
+    if not re.fullmatch(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", memory_limit, flags=re.IGNORECASE):
+        raise SettingsError(f"LOYALTY_MEMORY_LIMIT must be a size such as 8GB or 512MiB, got {memory_limit!r}")
+    raw_threads = (env.get("LOYALTY_THREADS") or "").strip()
+    if raw_threads and not (raw_threads.isdigit() and int(raw_threads) > 0):
+        raise SettingsError(f"LOYALTY_THREADS must be a whole number of threads above 0, got {raw_threads!r}")
+    threads = int(raw_threads) if raw_threads else (os.cpu_count() or 1)
     return Settings(
         landing_dir=landing,
         warehouse=warehouse,
@@ -168,4 +212,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         incentives_start=start,
         spark_dir=_path(env["LOYALTY_SPARK_DIR"], Path()) if env.get("LOYALTY_SPARK_DIR") else None,
         pg_bin=_path(env["LOYALTY_PG_BIN"], Path()) if env.get("LOYALTY_PG_BIN") else None,
+        memory_limit=memory_limit,
+        threads=threads,
     )
+
+
+def default_memory_limit() -> str:
+    """40% of the machine's physical memory, in MiB: leaves room for the Python and dbt
+    processes of a refresh beside DuckDB and for BI readers (DuckDB's own default is 80%)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "4GB"
+    return f"{int(total * 0.4) // 2**20}MiB"

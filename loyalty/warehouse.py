@@ -1,8 +1,10 @@
 """Where a refresh builds and how it publishes (write-audit-publish), per engine.
 
-* **DuckDB**: the refresh builds a work copy of the warehouse file (``<file>.work``) and
-  publishes it with ``os.replace``: readers holding the old file keep reading it, new readers
-  see the new one.
+* **DuckDB**: the refresh loads and builds in the build database under the state folder
+  (``<warehouse>.build``: raw, staging, intermediate, incremental state, marts as built), which
+  is never copied whole; publishing writes the marts and the masked audit into a new file
+  beside the published one and puts it in place with ``os.replace``: readers holding the old
+  file keep reading it, new readers see the new one.
 * **PostgreSQL**: the loader commits into ``raw`` (one transaction per file, never swapped);
   dbt builds every other schema under a build name (``marts__build`` …, through
   ``generate_schema_name``), and publishing renames the build schemas over the published ones
@@ -15,11 +17,12 @@ artifacts) lives in the state folder, ``LOYALTY_STATE_DIR`` (docs/operations.md#
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,8 @@ PUBLISHED_SCHEMAS = ("program", "staging", "audit", "intermediate", "marts", "fi
 BUILD_SUFFIX = "__build"
 # Tables in published schemas that no dbt model builds: they carry over from one publish to the next.
 CARRIED_OVER = ("audit.alerts",)
+# What the published DuckDB file holds: what BI may read, no personal data (docs/operations.md#state).
+PUBLISHED_FILE_SCHEMAS = ("marts", "audit")
 
 
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -101,8 +106,68 @@ class Warehouse:
         raise NotImplementedError
 
     def prepare(self) -> None:
-        """Start a build from the published warehouse (raw keeps what was loaded)."""
+        """Make the build database ready (engine-specific part of :meth:`begin`)."""
         raise NotImplementedError
+
+    def begin(self, full_refresh: bool = False) -> BuildJournal | None:
+        """Start a refresh: roll back what an unfinished earlier one left in the build state,
+        prepare the build and open the refresh journal (docs/operations.md#rollback). Returns
+        the journal of the previous refresh (None before the first)."""
+        self.prepare()
+        journal = BuildJournal.read(self.settings)
+        if journal is not None and journal.status == "building":
+            rollback_build(self, journal)
+        elif journal is not None and journal.status in FINAL_STATUSES:
+            drop_undo_tables(self)
+        with self.build_connection() as connection:
+            before = existing_incremental_tables(connection, self.settings)
+        BuildJournal(
+            status="building",
+            full_refresh=full_refresh,
+            incremental_before=before,
+            fingerprint=journal.fingerprint if journal else "",
+            exit_code=journal.exit_code if journal else None,
+        ).write(self.settings)
+        return journal
+
+    def set_fingerprint(self, fingerprint: str, unchanged: bool) -> None:
+        """Note what the refresh builds from; ``unchanged``: nothing new since the last
+        publish, so the build and publish steps stand down (status ``unchanged``)."""
+        journal = BuildJournal.read(self.settings)
+        if journal is None:
+            return
+        if unchanged:
+            journal.status = "unchanged"
+        else:
+            journal.fingerprint = fingerprint
+        journal.write(self.settings)
+
+    def record_load(self, load_id: str) -> None:
+        """Note the loader's batch in the refresh journal (what a rollback deletes from raw)."""
+        journal = BuildJournal.read(self.settings)
+        if journal is not None and journal.status == "building":
+            journal.load_ids.append(load_id)
+            journal.write(self.settings)
+
+    def rollback(self) -> bool:
+        """Put the build state back as it was before the refresh in progress; False when no
+        refresh was in progress."""
+        journal = BuildJournal.read(self.settings)
+        if journal is None or journal.status != "building":
+            return False
+        rollback_build(self, journal)
+        return True
+
+    def commit(self, exit_code: int | None = None) -> None:
+        """After a publish: the refresh's changes are final (undo tables dropped); its exit
+        code stands for refreshes that find nothing new."""
+        journal = BuildJournal.read(self.settings)
+        if journal is not None:
+            journal.status = "published"
+            if exit_code is not None:
+                journal.exit_code = exit_code
+            journal.write(self.settings)
+        drop_undo_tables(self)
 
     def dbt_vars(self) -> dict[str, str]:
         """dbt vars that point dbt commands at the build (profiles.yml, generate_schema_name)."""
@@ -139,19 +204,19 @@ class DuckDBWarehouse(Warehouse):
         return self.settings.warehouse.exists()
 
     def prepare(self) -> None:
-        prepare_work_copy(self.settings)
+        prepare_build_database(self.settings)
 
     def dbt_vars(self) -> dict[str, str]:
-        return self.settings.dbt_cli_vars(build_database=self.settings.work_copy)
+        return self.settings.dbt_cli_vars(build_database=self.settings.build_database)
 
     @contextmanager
     def build_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with connect(self.settings.work_copy) as connection:
+        with duckdb.connect(str(self.settings.build_database), config=self.settings.duckdb_config()) as connection:
             yield connection
 
     @contextmanager
     def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with connect(self.settings.work_copy, read_only=True) as connection:
+        with duckdb.connect(str(self.settings.build_database), read_only=True) as connection:
             yield connection
 
     def publish(self) -> str:
@@ -236,6 +301,134 @@ class PostgresWarehouse(Warehouse):
         return self.describe()
 
 
+@dataclass
+class BuildJournal:
+    """What a refresh changed in the build state, kept in ``Settings.refresh_journal`` so that
+    a failed or interrupted refresh can be rolled back (docs/operations.md#rollback).
+
+    status: ``building`` (changes not final), ``published``, ``unchanged`` (nothing new: the
+    last publish stands) or ``rolled_back``;
+    load_ids: the loader batches this refresh added to raw;
+    incremental_before: ``schema.table`` of the incremental models that existed when it began;
+    full_refresh: it rebuilt the incremental models from scratch (no undo log);
+    fingerprint: what the last publish was built from besides raw (build_fingerprint);
+    exit_code: the command's exit code of the last publish."""
+
+    status: str
+    full_refresh: bool = False
+    incremental_before: list[str] = field(default_factory=list)
+    load_ids: list[str] = field(default_factory=list)
+    fingerprint: str = ""
+    exit_code: int | None = None
+
+    @classmethod
+    def read(cls, settings: Settings) -> BuildJournal | None:
+        path = settings.refresh_journal
+        if not path.exists():
+            return None
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (json.JSONDecodeError, TypeError) as error:
+            raise RuntimeError(f"{path} is not a refresh journal ({error}); remove it to rebuild in full") from error
+
+    def write(self, settings: Settings) -> None:
+        path = settings.refresh_journal
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(path.name + ".draft")
+        draft.write_text(json.dumps(asdict(self), indent=2))
+        os.replace(draft, path)
+
+
+FINAL_STATUSES = ("published", "unchanged")
+
+
+def build_fingerprint(settings: Settings) -> str:
+    """What a build depends on besides the raw tables: the parsed dbt project (its manifest's
+    modification time), the dbt vars, the engine and the incentive actions journal. Two
+    refreshes with equal fingerprints and no new landing file build the same marts."""
+    digest = hashlib.sha256()
+    manifest = settings.manifest_dir / "manifest.json"
+    digest.update(str(manifest.stat().st_mtime_ns if manifest.exists() else 0).encode())
+    digest.update(json.dumps(settings.dbt_vars, sort_keys=True, default=str).encode())
+    digest.update(settings.target.encode())
+    if settings.incentive_journal.exists():
+        digest.update(settings.incentive_journal.read_bytes())
+    return digest.hexdigest()
+
+
+def _exists(connection, schema: str, table: str) -> bool:
+    rows = execute(
+        connection,
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    )
+    return bool(rows[0][0])
+
+
+def existing_incremental_tables(connection, settings: Settings) -> list[str]:
+    """``schema.table`` of the incremental models the build holds (none before the first parse)."""
+    manifest = settings.manifest_dir / "manifest.json"
+    if not manifest.exists():
+        return []
+    return [f"{schema}.{table}" for schema, table in incremental_tables(manifest) if _exists(connection, schema, table)]
+
+
+def rollback_build(warehouse: Warehouse, journal: BuildJournal) -> None:
+    """Undo a refresh that did not publish: delete the raw rows and load-log entries of its
+    load batches (their files count as new again) and restore each incremental model from its
+    undo log; an incremental model the refresh created or rebuilt in full is dropped, so the
+    next refresh rebuilds it from raw."""
+    with warehouse.build_connection() as connection:
+        for load_id in journal.load_ids:
+            if _exists(connection, "raw", "load_log"):
+                for (source,) in execute(
+                    connection, "select distinct source from raw.load_log where load_id = ?", [load_id]
+                ):
+                    if _exists(connection, "raw", source):
+                        execute(connection, f'delete from raw."{source}" where _load_id = ?', [load_id])
+                execute(connection, "delete from raw.load_log where load_id = ?", [load_id])
+        manifest = warehouse.settings.manifest_dir / "manifest.json"
+        for schema, table in incremental_tables(manifest) if manifest.exists() else []:
+            name = f"{schema}.{table}"
+            if not _exists(connection, schema, table):
+                continue
+            if journal.full_refresh or name not in journal.incremental_before:
+                execute(connection, f'drop table "{schema}"."{table}"')
+            elif _exists(connection, schema, f"{table}__undo_keys"):
+                keys = [
+                    column
+                    for (column,) in execute(
+                        connection,
+                        "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+                        "order by ordinal_position",
+                        [schema, f"{table}__undo_keys"],
+                    )
+                ]
+                matches = " and ".join(f'kept."{key}" = written."{key}"' for key in keys)
+                execute(
+                    connection,
+                    f'delete from "{schema}"."{table}" as kept using "{schema}"."{table}__undo_keys" as written '
+                    f"where {matches}",
+                )
+                execute(connection, f'insert into "{schema}"."{table}" select * from "{schema}"."{table}__undo"')
+        _drop_undo(connection, manifest)
+    journal.status = "rolled_back"
+    journal.load_ids = []
+    journal.write(warehouse.settings)
+
+
+def _drop_undo(connection, manifest: Path) -> None:
+    for schema, table in incremental_tables(manifest) if manifest.exists() else []:
+        for suffix in ("__undo", "__undo_keys"):
+            execute(connection, f'drop table if exists "{schema}"."{table}{suffix}"')
+
+
+def drop_undo_tables(warehouse: Warehouse) -> None:
+    """Make a published refresh's changes final."""
+    with warehouse.build_connection() as connection:
+        _drop_undo(connection, warehouse.settings.manifest_dir / "manifest.json")
+
+
 def incremental_tables(manifest_path: Path) -> list[tuple[str, str]]:
     """(published schema, table) of every incremental model, from the dbt manifest the
     orchestration prepared (orchestration/defs/dbt/project.py). Raises FileNotFoundError
@@ -266,38 +459,78 @@ def _remove(path: Path) -> None:
         stale.unlink(missing_ok=True)
 
 
-def prepare_work_copy(settings: Settings) -> Path:
-    """Start the work copy from the published warehouse (raw tables keep what was loaded);
-    a first refresh starts from an empty file in the format DuckDB 1.x readers open."""
-    work = settings.work_copy
-    work.parent.mkdir(parents=True, exist_ok=True)
-    _remove(work)
-    if settings.warehouse.exists():
-        shutil.copyfile(settings.warehouse, work)
-    else:
-        connect(work).close()
-    return work
+def prepare_build_database(settings: Settings) -> Path:
+    """Open (or create) the build database under the state folder. A warehouse published
+    before the build database existed held raw in the published file: its raw tables are
+    copied over once, so no landing file is loaded twice."""
+    build = settings.build_database
+    build.parent.mkdir(parents=True, exist_ok=True)
+    settings.spill_dir.mkdir(parents=True, exist_ok=True)
+    first = not build.exists()
+    with duckdb.connect(str(build), config=settings.duckdb_config()) as connection:
+        if first and settings.warehouse.exists():
+            connection.execute(f"attach '{_sql_path(settings.warehouse)}' as previous (read_only)")
+            tables = connection.execute(
+                "select table_name from information_schema.tables "
+                "where table_catalog = 'previous' and table_schema = 'raw'"
+            ).fetchall()
+            if tables:
+                connection.execute("create schema if not exists raw")
+            for (table,) in tables:
+                connection.execute(f'create table raw."{table}" as from previous.raw."{table}"')
+            connection.execute("detach previous")
+    return build
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def published_tables(connection: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple[str, str]]:
+    """(schema, table) of what a publish copies from ``catalog``: every table of
+    ``PUBLISHED_FILE_SCHEMAS`` (docs/operations.md#write-audit-publish)."""
+    placeholders = ", ".join("?" for _ in PUBLISHED_FILE_SCHEMAS)
+    return connection.execute(
+        "select table_schema, table_name from information_schema.tables "
+        f"where table_catalog = ? and table_schema in ({placeholders}) and table_type = 'BASE TABLE' "
+        "order by 1, 2",
+        [catalog, *PUBLISHED_FILE_SCHEMAS],
+    ).fetchall()
 
 
 def publish(settings: Settings) -> Path:
-    """Checkpoint the work copy and atomically put it in place of the published warehouse.
-    Readers holding the old file keep reading it; new connections see the new one."""
-    work = settings.work_copy
-    if not work.exists():
-        raise FileNotFoundError(f"no work copy at {work}: nothing to publish")
-    with connect(work) as connection:
-        connection.execute("checkpoint")
-    wal = work.with_name(work.name + ".wal")
-    if wal.exists():
-        raise RuntimeError(f"{wal} still exists after a checkpoint; refusing to publish a partial file")
+    """Write what BI may read (``PUBLISHED_FILE_SCHEMAS``: the marts and the masked audit) from
+    the build database into a new file beside the published one, then put it in place with one
+    ``os.replace``: readers holding the old file keep reading it, new connections see the new
+    one, nobody sees a mix. Costs time in proportion to the marts, not to the history.
+
+    Raises FileNotFoundError when there is no build database, RuntimeError when it holds no
+    marts (nothing was built)."""
+    build = settings.build_database
+    if not build.exists():
+        raise FileNotFoundError(f"no build database at {build}: nothing to publish")
+    staged = settings.publishing_file
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    if work.stat().st_dev == settings.warehouse.parent.stat().st_dev:
-        os.replace(work, settings.warehouse)
-    else:
-        # the state folder is on another file system: copy beside the published file first, so
-        # the replace itself stays one atomic rename
-        staged = settings.warehouse.with_name(f".{settings.warehouse.name}.publishing")
-        shutil.copyfile(work, staged)
+    _remove(staged)
+    config = {key: value for key, value in settings.duckdb_config().items() if key != "storage_compatibility_version"}
+    try:
+        with duckdb.connect(":memory:", config=config) as connection:
+            connection.execute(f"attach '{_sql_path(build)}' as build (read_only)")
+            version = DUCKDB_FILE_CONFIG["storage_compatibility_version"]
+            connection.execute(f"attach '{_sql_path(staged)}' as published (storage_version '{version}')")
+            tables = published_tables(connection, "build")
+            if not any(schema == "marts" for schema, _ in tables):
+                raise RuntimeError(f"{build} holds no marts: nothing to publish")
+            for schema in sorted({schema for schema, _ in tables}):
+                connection.execute(f'create schema published."{schema}"')
+            for schema, table in tables:
+                connection.execute(f'create table published."{schema}"."{table}" as from build."{schema}"."{table}"')
+            connection.execute("checkpoint published")
+            connection.execute("detach published")
+        wal = staged.with_name(staged.name + ".wal")
+        if wal.exists():
+            raise RuntimeError(f"{wal} still exists after a checkpoint; refusing to publish a partial file")
         os.replace(staged, settings.warehouse)
-        work.unlink()
+    finally:
+        _remove(staged)
     return settings.warehouse

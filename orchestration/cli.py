@@ -50,7 +50,7 @@ def dagster_instance(settings: Settings):
     return dg.DagsterInstance.from_config(str(home))
 
 
-def refresh(settings: Settings, demo: bool = False, wait_seconds: float = 0) -> int:
+def refresh(settings: Settings, demo: bool = False, wait_seconds: float = 0, full_refresh: bool = False) -> int:
     if settings.target not in REFRESH_TARGETS:
         print(
             f"error: LOYALTY_TARGET={settings.target}: `refresh` runs on {' and '.join(REFRESH_TARGETS)}; "
@@ -60,19 +60,20 @@ def refresh(settings: Settings, demo: bool = False, wait_seconds: float = 0) -> 
         return EXIT_ERROR
     try:
         with holding(settings, wait_seconds):
-            return _refresh(settings, demo)
+            return _refresh(settings, demo, full_refresh)
     except WarehouseBusy as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
 
 
-def _refresh(settings: Settings, demo: bool) -> int:
+def _refresh(settings: Settings, demo: bool, full_refresh: bool = False) -> int:
     import dagster as dg
 
     from loyalty.reporting.summary import render, warehouse_figures
-    from loyalty.warehouse import open_warehouse
+    from loyalty.warehouse import BuildJournal, open_warehouse
     from orchestration.definitions import build_defs
     from orchestration.defs.dbt.assets import OUTCOME_FILE
+    from orchestration.defs.resources import FULL_REFRESH_TAG
 
     outcome_path = settings.dbt_target_dir / OUTCOME_FILE
     outcome_path.unlink(missing_ok=True)
@@ -91,6 +92,7 @@ def _refresh(settings: Settings, demo: bool) -> int:
             result = job.execute_in_process(
                 instance=instance,
                 raise_on_error=False,
+                tags={FULL_REFRESH_TAG: "true"} if full_refresh else None,
                 run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
             )
         finally:
@@ -107,6 +109,18 @@ def _refresh(settings: Settings, demo: bool) -> int:
     ]
     stale = sorted(evaluation.asset_key.path[-1] for evaluation in freshness if not evaluation.passed)
     errors = _step_errors(result)
+    journal = BuildJournal.read(settings)
+    if result.success and journal is not None and journal.status == "unchanged":
+        code = journal.exit_code if journal.exit_code is not None else EXIT_OK
+        print(
+            f"nothing new in {settings.landing_dir} and nothing changed since the last publish: "
+            f"{where} stands as published, with its checks (report: {settings.report_path})"
+        )
+        if demo:
+            print(next_steps(settings))
+            return EXIT_OK if code == EXIT_FINDINGS else code
+        print(EXIT_MEANINGS[code])
+        return code
     if not result.success:
         # a run that failed (unreadable file, integrity failure, ...) alerts like a failed check
         alerts.record(settings, [alerts.run_failure_alert(result.run_id, "; ".join(errors) or "run failed")])
@@ -114,7 +128,7 @@ def _refresh(settings: Settings, demo: bool) -> int:
     for materialization in result.asset_materializations_for_node("published_warehouse"):
         figures = materialization.metadata["figures"].value
     if not published and settings.target == "duckdb":
-        figures = warehouse_figures(settings.work_copy)
+        figures = warehouse_figures(settings.build_database)
     print(
         render(
             landing_dir=settings.landing_dir,
@@ -186,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("refresh", help="load, build, test and publish once (the Dagster refresh job)")
     run.add_argument("--demo", action="store_true", help="findings are expected (demo data): exit 0 on findings")
     run.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every incremental model from the raw tables instead of continuing from its state",
+    )
+    run.add_argument(
         "--wait",
         type=float,
         default=0,
@@ -218,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     if args.command == "refresh":
         try:
-            return refresh(settings, demo=args.demo, wait_seconds=args.wait)
+            return refresh(settings, demo=args.demo, wait_seconds=args.wait, full_refresh=args.full_refresh)
         except Exception as error:  # an unexpected error must never look like exit 1 (findings)
             print(f"error: refresh failed: {type(error).__name__}: {error}", file=sys.stderr)
             return EXIT_ERROR

@@ -20,6 +20,9 @@ from dagster_dbt import DbtCliResource, DbtProject
 from loyalty.settings import PROJECT_DIR, Settings
 from loyalty.warehouse import open_warehouse
 
+# Run tag that makes a refresh rebuild every incremental model from scratch (`refresh --full-refresh`).
+FULL_REFRESH_TAG = "loyalty/full_refresh"
+
 
 def dbt_executable() -> str:
     """dbt from this interpreter's environment, so the venv need not be activated."""

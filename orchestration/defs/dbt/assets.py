@@ -17,8 +17,9 @@ from dagster_dbt import dbt_assets
 from loyalty import alerts
 from loyalty.outcome import RefreshOutcome
 from loyalty.settings import Settings
+from loyalty.warehouse import BuildJournal, open_warehouse
 from orchestration.defs.dbt.translator import translator
-from orchestration.defs.resources import WarehouseDbtResource, dbt_project
+from orchestration.defs.resources import FULL_REFRESH_TAG, WarehouseDbtResource, dbt_project
 
 OUTCOME_FILE = "outcome.json"
 
@@ -57,10 +58,21 @@ def raise_alerts(context: AssetExecutionContext, settings: Settings, outcome: Re
         context.log.warning(f"ALERT {alert.message}")
 
 
-def fail_unless_publishable(outcome: RefreshOutcome, what: str) -> None:
-    """Raise ``dagster.Failure`` naming the integrity checks and models that failed."""
+def partial_parse_args(settings: Settings) -> list[str]:
+    """Reuse the parse of the prepared manifest (orchestration/defs/dbt/project.py), so that a
+    refresh parses the project once: dbt's ``--partial-parse-file-path`` (it must exist)."""
+    saved = settings.manifest_dir / "partial_parse.msgpack"
+    return ["--partial-parse-file-path", str(saved)] if saved.exists() else []
+
+
+def fail_unless_publishable(outcome: RefreshOutcome, what: str, settings: Settings | None = None) -> None:
+    """Raise ``dagster.Failure`` naming the integrity checks and models that failed; with
+    ``settings``, first put the build state back as it was before the refresh
+    (docs/operations.md#rollback)."""
     if outcome.publishable:
         return
+    if settings is not None:
+        open_warehouse(settings).rollback()
     failed = [f"{check.name} ({check.status})" for check in outcome.integrity_failures + outcome.node_errors]
     raise dg.Failure(
         description=f"{len(failed)} integrity check(s) or model(s) failed; {what}: " + "; ".join(failed[:10]),
@@ -79,9 +91,17 @@ def build_dbt_assets(project_settings: Settings, manifest_path: Path) -> dg.Asse
         target_dir = settings.dbt_target_dir
         outcome_path = target_dir / OUTCOME_FILE
         outcome_path.unlink(missing_ok=True)
+        journal = BuildJournal.read(settings)
+        if journal is not None and journal.status == "unchanged":
+            context.log.info("nothing new since the last publish: no model is rebuilt, the last results stand")
+            return
         outcome = RefreshOutcome()
+        # unit tests run in `make test` and CI, not in production (docs/operations.md#checks)
+        args = ["build", "--exclude", "tag:finding resource_type:unit_test", *partial_parse_args(settings)]
+        if context.run.tags.get(FULL_REFRESH_TAG) == "true":
+            args.append("--full-refresh")
         build = dbt.cli(
-            ["build", "--exclude", "tag:finding"],
+            args,
             context=context,
             raise_on_error=False,
             target_path=target_dir / "build",
@@ -92,7 +112,7 @@ def build_dbt_assets(project_settings: Settings, manifest_path: Path) -> dg.Asse
         # every test again; without one it reports checks as evaluations, which this op turns
         # back into its own check results.
         findings = dbt.cli(
-            ["test", "--select", "tag:finding"],
+            ["test", "--select", "tag:finding", *partial_parse_args(settings)],
             manifest=manifest_path,
             dagster_dbt_translator=translator,
             raise_on_error=False,
@@ -103,6 +123,6 @@ def build_dbt_assets(project_settings: Settings, manifest_path: Path) -> dg.Asse
         target_dir.mkdir(parents=True, exist_ok=True)
         outcome_path.write_text(json.dumps(outcome.to_dict(), indent=2, default=str))
         raise_alerts(context, settings, outcome)
-        fail_unless_publishable(outcome, "the warehouse is not published")
+        fail_unless_publishable(outcome, "the warehouse is not published", settings)
 
     return loyalty_dbt_assets

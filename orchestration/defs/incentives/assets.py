@@ -36,9 +36,9 @@ INCENTIVE_SELECTION = [
 
 
 def incentive_selection(warehouse) -> list[str]:
-    """DuckDB rebuilds only the incentive chain in its work copy (a full copy of the published
-    file). PostgreSQL builds into empty build schemas that replace the published ones whole,
-    so it rebuilds every model (and runs every test) to publish a complete warehouse."""
+    """DuckDB rebuilds only the incentive chain in its build database. PostgreSQL builds
+    into empty build schemas that replace the published ones whole, so it
+    rebuilds every model (and runs every test) to publish a complete warehouse."""
     # one argument: dagster-dbt reads a single value after --select (dbt takes the union of
     # space-separated selectors)
     return ["--select", " ".join(INCENTIVE_SELECTION)] if warehouse.engine == "duckdb" else []
@@ -78,7 +78,7 @@ def build_incentive_defs(
             raise dg.Failure(description=f"no published warehouse at {warehouse.describe()}: run a refresh first")
         try:
             with holding(settings, wait_seconds=1800):
-                warehouse.prepare()
+                warehouse.begin()
                 already = latest_action(settings, month) == "publish"
                 if not already:  # a re-run of a closed month must not re-publish a changed result
                     incentive_actions.record(settings, "publish", month, "dagster incentive_close", context.run.run_id)
@@ -97,7 +97,7 @@ def build_incentive_defs(
                 outcome = RefreshOutcome()
                 add_results(outcome, build, "incentive build")
                 raise_alerts(context, settings, outcome)
-                fail_unless_publishable(outcome, f"month {month} not published")
+                fail_unless_publishable(outcome, f"month {month} not published", settings)
                 if warehouse.reads_after_publish:
                     warehouse.publish()
                 with warehouse.reader() as connection:
@@ -113,6 +113,7 @@ def build_incentive_defs(
                     ).fetchall()[0][0]
                 if not warehouse.reads_after_publish:
                     warehouse.publish()
+                warehouse.commit()
         except WarehouseBusy as error:
             raise dg.Failure(description=str(error)) from error
         context.log.info(f"closed {month}: {eligible} of {stores} stores eligible, {restated} restatement(s)")

@@ -1,38 +1,19 @@
 """The loader as Dagster assets: one asset per raw table, upstream of the dbt sources."""
 
-import json
-from pathlib import Path
-
 import dagster as dg
 from dagster import AssetExecutionContext
 
 from loyalty import incentive_actions
 from loyalty.landing.contract import SOURCES
+from loyalty.landing.freshness import source_freshness
 from loyalty.landing.loader import LoadError, load_landing
 from loyalty.lock import WarehouseBusy, acquire
 from loyalty.settings import Settings
-from loyalty.warehouse import open_warehouse
-from orchestration.defs.resources import WarehouseDbtResource
+from loyalty.warehouse import build_fingerprint, open_warehouse
+from orchestration.defs.resources import FULL_REFRESH_TAG
 
 RAW_TABLES = (*SOURCES, "load_log", "incentive_period_actions")
 FRESHNESS_CHECK = "source_freshness"
-
-
-def source_freshness(settings: Settings, dbt: WarehouseDbtResource) -> dict[str, tuple[str, float | None]]:
-    """`dbt source freshness` on the build: landing source -> (status, seconds since the
-    loader last received a file of it). Thresholds are in the dbt sources YAML."""
-    invocation = dbt.cli(
-        ["source", "freshness"], raise_on_error=False, target_path=settings.dbt_target_dir / "freshness"
-    )
-    invocation.wait()
-    results_path = Path(invocation.target_path) / "sources.json"
-    if not results_path.exists():
-        raise dg.Failure(description=f"dbt source freshness did not run: {invocation.get_error()}")
-    results = json.loads(results_path.read_text())["results"]
-    return {
-        result["unique_id"].split(".")[-1]: (result["status"], result.get("max_loaded_at_time_ago_in_s"))
-        for result in results
-    }
 
 
 @dg.multi_asset(
@@ -54,26 +35,48 @@ def source_freshness(settings: Settings, dbt: WarehouseDbtResource) -> dict[str,
             FRESHNESS_CHECK,
             asset=dg.AssetKey(["raw", source]),
             blocking=False,
-            description="dbt source freshness: a file of this source arrived within 26 h (warn) / 50 h (error).",
+            description=(
+                "Source freshness from the load log: a file of this source arrived within the "
+                "dbt sources' freshness thresholds (26 h warn / 50 h error)."
+            ),
         )
         for source in SOURCES
     ],
 )
-def load_landing_asset(context: AssetExecutionContext, settings: dg.ResourceParam[Settings], dbt: WarehouseDbtResource):
-    """Start a build from the published warehouse, then load what is new in the landing folder."""
+def load_landing_asset(context: AssetExecutionContext, settings: dg.ResourceParam[Settings]):
+    """Begin a refresh of the build database (rolling back what an unfinished one left), then
+    load what is new in the landing folder. With nothing new and nothing else changed since
+    the last publish, the refresh journal says so and the build and publish steps stand down
+    (docs/operations.md#incremental-refresh)."""
     warehouse = open_warehouse(settings)
     try:
         # Held until publish (or the run's process ends); re-entrant under `refresh`.
         acquire(settings)
     except WarehouseBusy as error:
         raise dg.Failure(description=str(error)) from error
-    warehouse.prepare()
+    full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
+    previous = warehouse.begin(full_refresh=full_refresh)
     try:
         with warehouse.build_connection() as connection:
             report = load_landing(connection, settings.landing_dir)
+            warehouse.record_load(report.load_id)
             actions = incentive_actions.load_into(connection, settings)
+            freshness = source_freshness(connection, settings.manifest_dir / "manifest.json")
     except LoadError as error:
+        warehouse.rollback()
         raise dg.Failure(description=str(error), metadata={"landing_dir": str(settings.landing_dir)}) from error
+    fingerprint = build_fingerprint(settings)
+    unchanged = (
+        not full_refresh
+        and not report.loaded
+        and not report.duplicate_files
+        and previous is not None
+        and previous.status == "published"
+        and previous.fingerprint == fingerprint
+    )
+    warehouse.set_fingerprint(fingerprint, unchanged=unchanged)
+    if unchanged:
+        context.log.info("nothing new since the last publish: the published warehouse stands")
     context.log.info(
         f"loaded {len(report.loaded)} file(s), {report.rows_loaded} row(s); "
         f"{len(report.duplicate_files)} duplicate file(s); {report.already_loaded} already loaded"
@@ -96,14 +99,16 @@ def load_landing_asset(context: AssetExecutionContext, settings: dg.ResourcePara
                 "landing_dir": str(settings.landing_dir),
             }
         yield dg.MaterializeResult(asset_key=dg.AssetKey(["raw", table]), metadata=metadata)
-    for source, (status, age_seconds) in source_freshness(settings, dbt).items():
+    for result in freshness:
+        if result.source not in SOURCES:
+            continue
         yield dg.AssetCheckResult(
-            asset_key=dg.AssetKey(["raw", source]),
+            asset_key=dg.AssetKey(["raw", result.source]),
             check_name=FRESHNESS_CHECK,
-            passed=status == "pass",
-            severity=dg.AssetCheckSeverity.ERROR if status == "error" else dg.AssetCheckSeverity.WARN,
+            passed=result.status == "pass",
+            severity=dg.AssetCheckSeverity.ERROR if result.status == "error" else dg.AssetCheckSeverity.WARN,
             metadata={
-                "status": status,
-                "hours_since_last_file": round(age_seconds / 3600, 2) if age_seconds is not None else -1.0,
+                "status": result.status,
+                "hours_since_last_file": -1.0 if result.age_seconds is None else round(result.age_seconds / 3600, 2),
             },
         )

@@ -1,5 +1,6 @@
 """Publish: the last step of write-audit-publish (docs/operations.md#write-audit-publish)."""
 
+import json
 import os
 
 import dagster as dg
@@ -11,6 +12,7 @@ from loyalty.reporting.report import write_report_from
 from loyalty.reporting.summary import jsonable, reconciliation_markdown, warehouse_figures
 from loyalty.settings import Settings
 from loyalty.warehouse import open_warehouse
+from orchestration.defs.dbt.assets import OUTCOME_FILE
 
 
 def build_published_warehouse(dbt_assets: dg.AssetsDefinition) -> dg.AssetsDefinition:
@@ -22,8 +24,9 @@ def build_published_warehouse(dbt_assets: dg.AssetsDefinition) -> dg.AssetsDefin
         group_name="publish",
         kinds={"duckdb", "postgres"},
         description=(
-            "The warehouse BI tools read, atomically replaced by the build once every integrity "
-            "check passed: the DuckDB file LOYALTY_WAREHOUSE (os.replace of the work copy) or the "
+            "The warehouse BI tools read, atomically replaced once every integrity check passed: the "
+            "DuckDB file LOYALTY_WAREHOUSE (marts and masked audit written from the build database "
+            "into a new file, then os.replace) or the "
             "PostgreSQL schemas (build schemas renamed over the published ones in one transaction). "
             "Never runs after a failed integrity check."
         ),
@@ -45,6 +48,8 @@ def build_published_warehouse(dbt_assets: dg.AssetsDefinition) -> dg.AssetsDefin
             write_report_from(connection, report_draft, source=warehouse.describe())
         if not warehouse.reads_after_publish:
             published = warehouse.publish()
+        outcome_path = settings.dbt_target_dir / OUTCOME_FILE
+        warehouse.commit(json.loads(outcome_path.read_text())["exit_code"] if outcome_path.exists() else None)
         os.replace(report_draft, settings.report_path)
         lock = warehouse_lock(settings)
         if lock.is_locked:

@@ -13,11 +13,13 @@
 ] %}
 {%- set key_columns = ['order_id', 'updated_at'] %}
 
-with
+{#- earlier deliveries to classify again: their verdict depends on rows that may arrive later #}
+{%- set reevaluate_prior %}
+        (prior.rejection_reason = 'unknown_account' and prior.account_id in (select account_id from members))
+        or (prior.rejection_reason = 'unknown_store' and prior.store_id in (select store_id from stores))
+{%- endset %}
 
-delivered as (
-    select * from {{ source('commerce', 'orders') }}
-),
+with
 
 members as (
     -- a member is known when any version of it is staged (its current state exists)
@@ -29,6 +31,11 @@ stores as (
     -- a store is known when any version of it is staged (its current state exists)
     select distinct store_id from {{ ref('base_commerce__stores') }}
     where row_status = 'staged'
+),
+
+-- new load batches, and earlier deliveries whose verdict they can change
+delivered as (
+    {{ deliveries_to_classify(source('commerce', 'orders'), ['order_id', 'updated_at'], reevaluate_prior, match_types={'updated_at': 'timestamp'}) }}
 ),
 
 parsed as {{ materialized_cte() }} (

@@ -8,16 +8,22 @@
 ] %}
 {%- set key_columns = ['store_id', 'period_month', 'metric'] %}
 
-with
+{#- earlier deliveries to classify again: their verdict depends on rows that may arrive later #}
+{%- set reevaluate_prior %}
+        prior.rejection_reason = 'unknown_store' and prior.store_id in (select store_id from stores)
+{%- endset %}
 
-delivered as (
-    select * from {{ source('commerce', 'store_targets') }}
-),
+with
 
 stores as (
     -- a store is known when any version of it is staged (its current state exists)
     select distinct store_id from {{ ref('base_commerce__stores') }}
     where row_status = 'staged'
+),
+
+-- new load batches, and earlier deliveries whose verdict they can change
+delivered as (
+    {{ deliveries_to_classify(source('commerce', 'store_targets'), ['store_id', 'period_month', 'metric'], reevaluate_prior, match_types={'period_month': 'date'}) }}
 ),
 
 parsed as {{ materialized_cte() }} (

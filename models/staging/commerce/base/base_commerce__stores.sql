@@ -11,8 +11,9 @@
 
 with
 
+-- new load batches, and earlier deliveries whose verdict they can change
 delivered as (
-    select * from {{ source('commerce', 'stores') }}
+    {{ deliveries_to_classify(source('commerce', 'stores'), ['store_id'], 'false') }}
 ),
 
 parsed as {{ materialized_cte() }} (

@@ -9,16 +9,22 @@
 ] %}
 {%- set key_columns = ['account_id', 'balance_type', 'currency', 'as_of'] %}
 
-with
+{#- earlier deliveries to classify again: their verdict depends on rows that may arrive later #}
+{%- set reevaluate_prior %}
+        prior.rejection_reason = 'unknown_account' and prior.account_id in (select account_id from members)
+{%- endset %}
 
-delivered as (
-    select * from {{ source('loyalty', 'balance_snapshots') }}
-),
+with
 
 members as (
     -- a member is known when any version of it is staged (its current state exists)
     select distinct account_id from {{ ref('base_loyalty__members') }}
     where row_status = 'staged'
+),
+
+-- new load batches, and earlier deliveries whose verdict they can change
+delivered as (
+    {{ deliveries_to_classify(source('loyalty', 'balance_snapshots'), ['account_id', 'balance_type', 'currency', 'as_of'], reevaluate_prior, match_types={'as_of': 'timestamp'}) }}
 ),
 
 parsed as {{ materialized_cte() }} (

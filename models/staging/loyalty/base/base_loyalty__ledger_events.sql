@@ -15,16 +15,27 @@
 ] %}
 {%- set key_columns = ['event_id'] %}
 
-with
+{#- earlier deliveries to classify again: their verdict depends on rows that may arrive later #}
+{%- set reevaluate_prior %}
+        (prior.rejection_reason = 'unknown_account' and prior.account_id in (select account_id from members))
+        -- a reverse is judged by the sign of the event it reverses, which may arrive later
+        or prior.reverses_event_id in (
+            select nullif(trim(new_rows.event_id), '') from {{ source('loyalty', 'ledger_events') }} as new_rows
+            where new_rows._file_sequence > {{ new_deliveries_after() }}
+        )
+{%- endset %}
 
-delivered as (
-    select * from {{ source('loyalty', 'ledger_events') }}
-),
+with
 
 members as (
     -- a member is known when any version of it is staged (its current state exists)
     select distinct account_id from {{ ref('base_loyalty__members') }}
     where row_status = 'staged'
+),
+
+-- new load batches, and earlier deliveries whose verdict they can change
+delivered as (
+    {{ deliveries_to_classify(source('loyalty', 'ledger_events'), ['event_id'], reevaluate_prior) }}
 ),
 
 parsed as {{ materialized_cte() }} (
@@ -48,7 +59,21 @@ reversed_events as (
         event_id,
         min(points) as min_points,
         max(points) as max_points
-    from parsed
+    from (
+        select
+            event_id,
+            points
+        from parsed
+        {%- if is_incremental() %}
+        union all
+        -- deliveries classified by earlier runs
+        select
+            event_id,
+            points
+        from {{ this }}
+        where event_id in (select reverses_event_id from parsed)
+        {%- endif %}
+    ) as deliveries
     where points is not null
     group by event_id
 ),

@@ -11,16 +11,22 @@
 {#- personal data (loyalty/landing/contract.py): masked in raw_row, which the quarantine publishes #}
 {%- set personal_columns = ['email'] %}
 
-with
+{#- earlier deliveries to classify again: their verdict depends on rows that may arrive later #}
+{%- set reevaluate_prior %}
+        prior.rejection_reason = 'unknown_store' and prior.home_store_id in (select store_id from stores)
+{%- endset %}
 
-delivered as (
-    select * from {{ source('loyalty', 'members') }}
-),
+with
 
 stores as (
     -- a store is known when any version of it is staged (its current state exists)
     select distinct store_id from {{ ref('base_commerce__stores') }}
     where row_status = 'staged'
+),
+
+-- new load batches, and earlier deliveries whose verdict they can change
+delivered as (
+    {{ deliveries_to_classify(source('loyalty', 'members'), ['account_id'], reevaluate_prior) }}
 ),
 
 parsed as {{ materialized_cte() }} (

@@ -12,16 +12,22 @@
 ] %}
 {%- set key_columns = ['txn_id'] %}
 
-with
+{#- earlier deliveries to classify again: their verdict depends on rows that may arrive later #}
+{%- set reevaluate_prior %}
+        prior.rejection_reason = 'unknown_account' and prior.account_id in (select account_id from members)
+{%- endset %}
 
-delivered as (
-    select * from {{ source('wallet', 'wallet_transactions') }}
-),
+with
 
 members as (
     -- a member is known when any version of it is staged (its current state exists)
     select distinct account_id from {{ ref('base_loyalty__members') }}
     where row_status = 'staged'
+),
+
+-- new load batches, and earlier deliveries whose verdict they can change
+delivered as (
+    {{ deliveries_to_classify(source('wallet', 'wallet_transactions'), ['txn_id'], reevaluate_prior) }}
 ),
 
 parsed as {{ materialized_cte() }} (

@@ -1,0 +1,105 @@
+{#- Incremental models of this warehouse (docs/operations.md#incremental-refresh).
+
+    Staging base models process the load batches that are new since their last run, plus the
+    earlier deliveries a new batch can change the verdict of (same key, or a dependency that
+    has now arrived), and replace those rows: a full build and any sequence of incremental
+    builds over the same raw tables give the same rows.
+
+    Every incremental model uses the `undo_logged` strategy: before it replaces rows it keeps
+    their previous version in `<model>__undo` and the keys it wrote in `<model>__undo_keys`, so
+    a refresh that fails its integrity checks can put the build state back as it was
+    (loyalty/warehouse.py rollback_build; the undo tables are dropped once a refresh publishes). -#}
+
+{#- The raw rows one run of a staging base model (re)classifies.
+    * full build: every delivered row;
+    * incremental: rows of files loaded since the model's last run, plus every earlier delivery
+      that shares a match key with them or with an earlier row `reevaluate_prior` selects (a
+      condition on `prior`, the model's own rows, e.g. rejected for an account that is now
+      staged). match_columns: text key columns whose trimmed value partitions every window of
+      the classification (a key's deliveries are always classified together). -#}
+{% macro deliveries_to_classify(source_relation, match_columns, reevaluate_prior='false', match_types={}) -%}
+    {%- if is_incremental() -%}
+        {%- set high_water = new_deliveries_after() -%}
+        {%- set prior_key -%}
+            concat_ws('|' {%- for column in match_columns %}, coalesce({{ match_value('prior.' ~ column, match_types.get(column), parsed=true) }}, ''){% endfor %})
+        {%- endset -%}
+        {%- set new_key -%}
+            concat_ws('|' {%- for column in match_columns %}, coalesce({{ match_value('new_rows.' ~ column, match_types.get(column), parsed=false) }}, ''){% endfor %})
+        {%- endset %}
+    select * from {{ source_relation }}
+    where _file_sequence > {{ high_water }}
+    union all
+    select delivered.* from {{ source_relation }} as delivered
+    inner join (
+        select prior._file_sequence, prior._source_row_number
+        from {{ this }} as prior
+        where {{ prior_key }} in (
+            select {{ new_key }} from {{ source_relation }} as new_rows
+            where new_rows._file_sequence > {{ high_water }}
+            union
+            select {{ prior_key }} from {{ this }} as prior
+            where {{ reevaluate_prior }}
+        )
+    ) as redo
+        on delivered._file_sequence = redo._file_sequence
+        and delivered._source_row_number = redo._source_row_number
+    {%- else %}
+    select * from {{ source_relation }}
+    {%- endif %}
+{%- endmacro %}
+
+{#- A match column as text: the model's parsed value (prior rows) or the delivered text parsed
+    the way the model parses it (new rows), so that deliveries a window treats as one key
+    always match. data_type: none (text id), 'date' or 'timestamp'. -#}
+{% macro match_value(column, data_type, parsed) -%}
+    {%- if data_type is none -%}
+        {{ column if parsed else 'nullif(trim(' ~ column ~ "), '')" }}
+    {%- elif data_type == 'date' -%}
+        cast({{ column if parsed else parse_date(column) }} as {{ dbt.type_string() }})
+    {%- elif data_type == 'timestamp' -%}
+        cast({{ column if parsed else parse_timestamp_utc(column) }} as {{ dbt.type_string() }})
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("match_value: unknown data_type " ~ data_type) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The last load batch (file sequence) an incremental model has classified. -#}
+{% macro new_deliveries_after() -%}
+    (select coalesce(max(_file_sequence), -1) from {{ this }})
+{%- endmacro %}
+
+{% macro undo_relations(target_relation) -%}
+    {{ return([
+        target_relation.incorporate(path={"identifier": target_relation.identifier ~ "__undo"}),
+        target_relation.incorporate(path={"identifier": target_relation.identifier ~ "__undo_keys"}),
+    ]) }}
+{%- endmacro %}
+
+{#- delete+insert on unique_key that logs what it replaces (see the top of this file). -#}
+{% macro get_incremental_undo_logged_sql(arg_dict) -%}
+    {%- set target = arg_dict["target_relation"] -%}
+    {%- set source = arg_dict["temp_relation"] -%}
+    {%- set unique_key = arg_dict["unique_key"] -%}
+    {%- if unique_key is string -%}{%- set unique_key = [unique_key] -%}{%- endif -%}
+    {%- if not unique_key -%}
+        {{ exceptions.raise_compiler_error("incremental_strategy 'undo_logged' needs a unique_key: " ~ target) }}
+    {%- endif -%}
+    {%- set undo, undo_keys = undo_relations(target) -%}
+    {%- set columns = arg_dict["dest_columns"] | map(attribute="quoted") | join(", ") -%}
+    {%- set key_list = unique_key | join(", ") -%}
+    {%- set matches -%}
+        {%- for column in unique_key %}{{ "and " if not loop.first }}replaced.{{ column }} = incoming.{{ column }} {% endfor -%}
+    {%- endset -%}
+    create table if not exists {{ undo }} as select * from {{ target }} where 1 = 0;
+    create table if not exists {{ undo_keys }} as select {{ key_list }} from {{ target }} where 1 = 0;
+    insert into {{ undo }}
+    select replaced.* from {{ target }} as replaced
+    inner join (select distinct {{ key_list }} from {{ source }}) as incoming
+        on {{ matches }};
+    insert into {{ undo_keys }} select distinct {{ key_list }} from {{ source }};
+    delete from {{ target }} as replaced
+    using (select distinct {{ key_list }} from {{ source }}) as incoming
+    where {{ matches }};
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ source }}
+{%- endmacro %}
