@@ -190,6 +190,12 @@ class Warehouse:
     def reads_after_publish(self) -> bool:
         return False
 
+    def rollback_tables(self) -> list[tuple[str, str]]:
+        """(schema, table) of the incremental models whose state a rollback restores: those
+        built in place (not in build schemas a failed refresh discards anyway)."""
+        manifest = self.settings.manifest_dir / "manifest.json"
+        return incremental_tables(manifest) if manifest.exists() else []
+
     def publish(self) -> str:
         raise NotImplementedError
 
@@ -238,13 +244,15 @@ class PostgresWarehouse(Warehouse):
         return bool(row and row[0])
 
     def prepare(self) -> None:
-        """Drop what a failed build left behind, then copy the incremental models' tables (the
-        append-only histories) into the build schemas, so that dbt appends to them there as it
-        does in a DuckDB work copy; every other model is rebuilt from scratch."""
+        """Drop what a failed build left behind, then copy the incremental models of the schemas
+        BI reads (``PUBLISHED_FILE_SCHEMAS``: small append-only histories) into the build
+        schemas, so that dbt appends to them there and readers never see a half-built mart.
+        The other incremental models (staging) keep their state in place
+        (macros/sql/generate_schema_name.sql); every other model is rebuilt from scratch."""
         with pg_connect(autocommit=False) as connection:
             for schema in PUBLISHED_SCHEMAS:
                 connection.execute(f'drop schema if exists "{schema}{BUILD_SUFFIX}" cascade')
-            for schema, table in incremental_tables(self.settings.manifest_dir / "manifest.json"):
+            for schema, table in self.swapped_incremental_tables():
                 exists = connection.execute(
                     "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
                     [schema, table],
@@ -253,6 +261,16 @@ class PostgresWarehouse(Warehouse):
                     connection.execute(f'create schema if not exists "{schema}{BUILD_SUFFIX}"')
                     connection.execute(f'create table "{schema}{BUILD_SUFFIX}"."{table}" as table "{schema}"."{table}"')
             connection.commit()
+
+    def swapped_incremental_tables(self) -> list[tuple[str, str]]:
+        manifest = self.settings.manifest_dir / "manifest.json"
+        return [(schema, table) for schema, table in incremental_tables(manifest) if schema in PUBLISHED_FILE_SCHEMAS]
+
+    def in_place_incremental_tables(self) -> list[tuple[str, str]]:
+        manifest = self.settings.manifest_dir / "manifest.json"
+        return [
+            (schema, table) for schema, table in incremental_tables(manifest) if schema not in PUBLISHED_FILE_SCHEMAS
+        ]
 
     def dbt_vars(self) -> dict[str, str]:
         return self.settings.dbt_cli_vars(schema_suffix=BUILD_SUFFIX)
@@ -265,6 +283,9 @@ class PostgresWarehouse(Warehouse):
     @property
     def reads_after_publish(self) -> bool:
         return True
+
+    def rollback_tables(self) -> list[tuple[str, str]]:
+        return self.in_place_incremental_tables() if (self.settings.manifest_dir / "manifest.json").exists() else []
 
     @contextmanager
     def reader(self) -> Iterator[PgQueries]:
@@ -293,6 +314,21 @@ class PostgresWarehouse(Warehouse):
                 ).fetchone()[0]
                 if exists:
                     connection.execute(f'create table "{schema}{BUILD_SUFFIX}"."{name}" as table "{schema}"."{name}"')
+            for schema, table in self.swapped_incremental_tables():
+                # BI never sees an undo log: these builds are final once published
+                for name in (f"{table}__undo", f"{table}__undo_keys"):
+                    connection.execute(f'drop table if exists "{schema}{BUILD_SUFFIX}"."{name}"')
+            for schema, table in self.in_place_incremental_tables():
+                # incremental state kept in place moves into the schema that replaces its own
+                for name in (table, f"{table}__undo", f"{table}__undo_keys"):
+                    exists = connection.execute(
+                        "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
+                        [schema, name],
+                    ).fetchone()[0]
+                    if exists:
+                        connection.execute(f'create schema if not exists "{schema}{BUILD_SUFFIX}"')
+                        connection.execute(f'alter table "{schema}"."{name}" set schema "{schema}{BUILD_SUFFIX}"')
+                        built.add(f"{schema}{BUILD_SUFFIX}")
             for schema in PUBLISHED_SCHEMAS:
                 if f"{schema}{BUILD_SUFFIX}" in built:
                     connection.execute(f'drop schema if exists "{schema}" cascade')
@@ -388,7 +424,7 @@ def rollback_build(warehouse: Warehouse, journal: BuildJournal) -> None:
                         execute(connection, f'delete from raw."{source}" where _load_id = ?', [load_id])
                 execute(connection, "delete from raw.load_log where load_id = ?", [load_id])
         manifest = warehouse.settings.manifest_dir / "manifest.json"
-        for schema, table in incremental_tables(manifest) if manifest.exists() else []:
+        for schema, table in warehouse.rollback_tables():
             name = f"{schema}.{table}"
             if not _exists(connection, schema, table):
                 continue

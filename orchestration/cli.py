@@ -15,7 +15,6 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -23,8 +22,7 @@ from loyalty import alerts, incentive_actions
 from loyalty.lock import WarehouseBusy, holding
 from loyalty.outcome import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from loyalty.settings import REFRESH_TARGETS, Settings, SettingsError, load_settings
-
-INSTANCE_CONFIG = Path(__file__).with_name("dagster.yaml")
+from orchestration.instance import dagster_instance
 
 
 def _step_errors(result) -> list[str]:
@@ -36,18 +34,6 @@ def _step_errors(result) -> list[str]:
             # dagster wraps Failure(description) as "Failure: description"
             errors.append(f"{event.step_key}: {message}")
     return errors
-
-
-def dagster_instance(settings: Settings):
-    """The Dagster instance of this warehouse (runs, event log, schedules) in the state folder,
-    created with orchestration/dagster.yaml on first use."""
-    import dagster as dg
-
-    home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copyfile(INSTANCE_CONFIG, home / "dagster.yaml")
-    return dg.DagsterInstance.from_config(str(home))
 
 
 def refresh(settings: Settings, demo: bool = False, wait_seconds: float = 0, full_refresh: bool = False) -> int:

@@ -19,6 +19,7 @@ from orchestration.defs.landing.assets import load_landing_asset
 from orchestration.defs.landing.sensors import new_landing_files
 from orchestration.defs.publish.assets import build_published_warehouse
 from orchestration.defs.resources import dbt_resource
+from orchestration.instance import relax_sqlite_durability
 
 
 def build_defs(settings: Settings) -> dg.Definitions:
@@ -41,4 +42,6 @@ def build_defs(settings: Settings) -> dg.Definitions:
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    # the webserver, daemon and run workers that load this code location write the event log
+    relax_sqlite_durability()
     return build_defs(load_settings())

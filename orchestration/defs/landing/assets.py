@@ -9,7 +9,7 @@ from loyalty.landing.freshness import source_freshness
 from loyalty.landing.loader import LoadError, load_landing
 from loyalty.lock import WarehouseBusy, acquire
 from loyalty.settings import Settings
-from loyalty.warehouse import build_fingerprint, open_warehouse
+from loyalty.warehouse import FINAL_STATUSES, build_fingerprint, open_warehouse
 from orchestration.defs.resources import FULL_REFRESH_TAG
 
 RAW_TABLES = (*SOURCES, "load_log", "incentive_period_actions")
@@ -71,7 +71,7 @@ def load_landing_asset(context: AssetExecutionContext, settings: dg.ResourcePara
         and not report.loaded
         and not report.duplicate_files
         and previous is not None
-        and previous.status == "published"
+        and previous.status in FINAL_STATUSES
         and previous.fingerprint == fingerprint
     )
     warehouse.set_fingerprint(fingerprint, unchanged=unchanged)
