@@ -30,6 +30,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from loyalty.landing.contract import FILE_SUFFIXES, LOAD_COLUMNS, SOURCES, LandingSource
 from loyalty.warehouse import execute
@@ -104,34 +105,68 @@ def content_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_csv_as_text(file: LandingFile) -> pa.Table:
-    """Read a landing CSV (UTF-8, header, comma) into a table of text columns; empty = null."""
-    expected = file.source.columns
+def _csv_header(file: LandingFile) -> list[str]:
+    """The header row of a landing CSV (names stripped, a UTF-8 byte-order mark dropped)."""
     try:
         with file.path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle, strict=True)
-            header = next(reader, None)
-            if header is None:
-                raise LoadError(f"{file.relative_path}: the CSV file is empty (no header row)")
-            header = [name.strip().lstrip("\ufeff") for name in header]
-            _check_columns(file, header)
-            columns: list[list[str | None]] = [[] for _ in header]
-            for line_number, row in enumerate(reader, start=2):
-                if len(row) != len(header):
-                    raise LoadError(
-                        f"{file.relative_path}: line {line_number} has {len(row)} fields, the header has {len(header)}"
-                    )
-                for values, value in zip(columns, row, strict=True):
-                    values.append(value if value != "" else None)
+            header = next(csv.reader(handle, strict=True), None)
     except UnicodeDecodeError as error:
         raise LoadError(f"{file.relative_path}: not valid UTF-8 ({error.reason} at byte {error.start})") from error
     except csv.Error as error:
         raise LoadError(f"{file.relative_path}: malformed CSV ({error})") from error
-    by_name = dict(zip(header, columns, strict=True))
-    table = {name: pa.array(by_name[name], type=pa.string()) for name in expected}
-    rows = len(columns[0]) if columns else 0
-    table["file_row_number"] = pa.array(range(rows), type=pa.int64())
-    return pa.table(table)
+    if header is None:
+        raise LoadError(f"{file.relative_path}: the CSV file is empty (no header row)")
+    return [name.strip().lstrip("\ufeff") for name in header]
+
+
+def _first_short_or_long_line(file: LandingFile, expected: int) -> tuple[int | str, int]:
+    """(line number, fields) of the first CSV record whose field count differs from the header's."""
+    with file.path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        for row in reader:
+            if len(row) != expected:
+                return reader.line_num, len(row)
+    return "?", expected
+
+
+def read_csv_as_text(file: LandingFile) -> pa.Table:
+    """Read a landing CSV (UTF-8, header, comma) into a table of text columns (empty = null)
+    plus ``file_row_number`` (0-based), with pyarrow's multi-threaded CSV reader. Raises
+    LoadError naming the file: wrong columns, a line with the wrong number of fields (its line
+    number), not UTF-8, malformed quoting."""
+    header = _csv_header(file)
+    _check_columns(file, header)
+    bad_lines: list[tuple[int | None, int, int]] = []
+
+    def invalid_row(row) -> str:
+        bad_lines.append((row.number, row.actual_columns, row.expected_columns))
+        return "error"
+
+    try:
+        table = pacsv.read_csv(
+            file.path,
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=invalid_row),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                include_columns=list(file.source.columns),
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid as error:
+        if bad_lines:
+            number, actual, expected = bad_lines[0]
+            if number is None:  # the multi-threaded reader does not know it: find it (error path only)
+                number, actual = _first_short_or_long_line(file, expected)
+            raise LoadError(
+                f"{file.relative_path}: line {number} has {actual} fields, the header has {expected}"
+            ) from error
+        if "UTF8" in str(error) or "utf-8" in str(error).lower():
+            raise LoadError(f"{file.relative_path}: not valid UTF-8 ({error})") from error
+        raise LoadError(f"{file.relative_path}: malformed CSV ({error})") from error
+    return table.append_column("file_row_number", pa.array(range(table.num_rows), type=pa.int64()))
 
 
 def _check_columns(file: LandingFile, actual: list[str]) -> None:
