@@ -333,7 +333,7 @@ def limit_main(landing: Path, database: Path) -> int:
     for statement in _statements(LIMIT_SQL.read_text()):
         started = time.perf_counter()
         connection.execute(statement)
-        name = next(line for line in statement.splitlines() if not line.startswith("--"))
+        name = next(line for line in statement.splitlines() if line.strip() and not line.startswith("--"))
         timings.append((name.removeprefix("create or replace ").split(" as")[0][:60], time.perf_counter() - started))
     connection.close()
     timings.sort(key=lambda item: item[1], reverse=True)
