@@ -60,8 +60,10 @@ test-spark: lint dbt-parse
 ui: $(STAMP)
 	$(BIN)/python -m orchestration.cli ui
 
+# SCALE=1M|10M|100M ledger events (tools/bench.py); BENCH_ARGS e.g. --engines duckdb,postgres
+SCALE ?= 1M
 bench: $(STAMP)
-	$(BIN)/python -m tools.bench
+	$(BIN)/python -m tools.bench --scale $(SCALE) $(BENCH_ARGS)
 
 clean:
 	rm -rf target logs demo warehouse .pytest_cache

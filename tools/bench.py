@@ -1,28 +1,56 @@
-"""`make bench`: generate about a million ledger events and time the full refresh.
+"""`make bench SCALE=1M|10M|100M`: time a full refresh, a day's refresh and an idle refresh
+against the plain-DuckDB limit script (bench/limit.sql), on generated data.
 
-Prints one table (and writes bench/results.json): generator time, then per engine the refresh
-wall time, the peak memory of the refresh's own processes (Python, dbt) and, on PostgreSQL,
-of the database server (the sum of its processes' proportional set size, sampled twice a
-second), plus the slowest dbt models. Numbers in the README come from here.
+One run, in ``bench/<scale>/``:
 
-PostgreSQL runs on a throwaway server this command starts (orchestration/throwaway_postgres.py)
-with the settings in ``PG_BENCH_SETTINGS``, unless ``--pg-from-env`` says to use the server the
-PG* variables name.
+1. **Data.** The generator writes the whole data set into ``source/`` (and its ground truth into
+   ``truth/``), unless ``source.json`` shows it was already generated with the same arguments
+   (then it is reused). Scales: 1M = ``--accounts 21000 --months 36`` (about a million ledger
+   events), 10M = 10x the accounts, 100M = 100x; ``--accounts`` / ``--months`` override (the
+   folder is then ``bench/custom-<accounts>x<months>/``).
+2. **The day.** Every file is split at a cutoff, the ``recorded_at`` before which all but the
+   last ``--day-share`` (1 %) of the ledger events were recorded: rows up to the cutoff stay in a
+   file of the same name and format in ``split/initial/``, later rows go to
+   ``split/day/<source>/day-<date>_<file>.<ext>`` (the date of the day's last ledger event).
+   Split by ``recorded_at``: ledger events and wallet transactions; ``updated_at``: orders;
+   ``as_of``: balance snapshots; ``business_date``: store operations; ``enrolled_at``: members.
+   Stores and store targets are delivered up front. A row whose split column does not parse
+   stays in its initial file. Files without a later row are hard links of the source; the
+   split is reused while ``split.json`` matches.
+3. **Limit.** ``landing/`` is made from ``split/initial/`` (hard links) and bench/limit.sql runs
+   on it in a child process: one DuckDB connection, 2 threads, a fresh database file.
+4. **Refreshes**, per engine (``--engines``, default duckdb; postgres runs on a throwaway server
+   this command starts, see ``PG_BENCH_SETTINGS``, or with ``--pg-from-env`` on the one the PG*
+   variables name): ``python -m orchestration.cli refresh`` with LOYALTY_LANDING_DIR =
+   ``landing/``, LOYALTY_WAREHOUSE = ``<engine>/loyalty.duckdb`` and LOYALTY_STATE_DIR =
+   ``<engine>/state/`` (emptied first): (a) full refresh, (b) after the day's files are copied
+   into ``landing/``, (c) with nothing new.
 
-    python -m tools.bench [--accounts 21000] [--months 36] [--engines duckdb,postgres]
+For each step: wall time, peak memory (the summed proportional set size of the process and its
+descendants, sampled twice a second; on PostgreSQL also the server's), then the published
+file's and the build database's size (``Settings.build_database``; "n/a" while settings has
+none), and the slowest dbt models (run_results.json of the refresh's dbt build). Each refresh
+time is printed as a ratio to the limit's. Results: ``bench/results/<date>-<scale>.json`` and
+one markdown table with the machine and versions.
+
+    python -m tools.bench [--scale 1M] [--engines duckdb[,postgres]] [--pg-from-env]
+                          [--day-share 0.01] [--seed 42] [--accounts N --months N]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
 import threading
 import time
+from importlib import metadata
 from pathlib import Path
 
 import psutil
@@ -32,8 +60,26 @@ from loyalty.warehouse import pg_conninfo
 from tools import throwaway_postgres
 
 BENCH_DIR = PROJECT_DIR / "bench"
+RESULTS_DIR = BENCH_DIR / "results"
+LIMIT_SQL = BENCH_DIR / "limit.sql"
+SEEDS_DIR = PROJECT_DIR / "seeds"
+# scale -> accounts (36 months each): 21,000 accounts make about a million ledger events
+SCALES = {"1M": 21_000, "10M": 210_000, "100M": 2_100_000}
+MONTHS = 36
+LIMIT_THREADS = 2
+# the column each source's rows are split by into the initial delivery and the day's files;
+# sources not named (stores, store_targets) are delivered whole up front
+SPLIT_COLUMNS = {
+    "ledger_events": "recorded_at",
+    "wallet_transactions": "recorded_at",
+    "orders": "updated_at",
+    "balance_snapshots": "as_of",
+    "store_operations": "business_date",
+    "members": "enrolled_at",
+}
 # A modest server for 24 GiB / 2 cores (PostgreSQL's defaults are sized for a tiny machine).
 PG_BENCH_SETTINGS = {"shared_buffers": "1GB", "work_mem": "256MB", "maintenance_work_mem": "512MB"}
+MIB = 2**20
 
 
 class TreeMemory:
@@ -51,9 +97,11 @@ class TreeMemory:
     def _sample(self) -> None:
         while not self._stop.is_set():
             total = 0
-            for process in [self.root, *self.root.children(recursive=True)]:
-                with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-                    total += process.memory_full_info().pss
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                processes = [self.root, *self.root.children(recursive=True)]
+                for process in processes:
+                    with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                        total += process.memory_full_info().pss
             self.peak_bytes = max(self.peak_bytes, total)
             self._stop.wait(self.interval)
 
@@ -79,9 +127,12 @@ def run(command: list[str], env: dict[str, str]) -> tuple[float, int, subprocess
 
 
 def slowest_models(target: Path, count: int = 8) -> list[tuple[str, float]]:
-    results = json.loads((target / "run_results.json").read_text())["results"]
+    path = target / "run_results.json"
+    if not path.exists():
+        return []
+    results = json.loads(path.read_text())["results"]
     timings = [
-        (result["unique_id"].split(".")[-1], float(result.get("execution_time") or 0.0))
+        (result["unique_id"].split(".")[-1], round(float(result.get("execution_time") or 0.0), 1))
         for result in results
         if result["unique_id"].startswith("model.")
     ]
@@ -92,97 +143,417 @@ def _database_mib(env: dict[str, str]) -> float | None:
     import psycopg
 
     with psycopg.connect(**pg_conninfo(env)) as connection:
-        return connection.execute("select pg_database_size(current_database())").fetchone()[0] / 2**20
+        return connection.execute("select pg_database_size(current_database())").fetchone()[0] / MIB
+
+
+def _file_mib(path: Path | None) -> float | None:
+    """Size of a DuckDB file with its write-ahead log; None when absent."""
+    if path is None or not path.exists():
+        return None
+    wal = path.with_name(path.name + ".wal")
+    return (path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)) / MIB
+
+
+def _tree_mib(path: Path) -> float:
+    return sum(entry.stat().st_size for entry in path.rglob("*") if entry.is_file()) / MIB
+
+
+def _rmtree(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """Recreate ``target`` as a copy of ``source`` made of hard links (a copy when linking fails)."""
+    _rmtree(target)
+    for path in sorted(source.rglob("*")):
+        if path.is_file():
+            destination = target / path.relative_to(source)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, destination)
+            except OSError:
+                shutil.copy2(path, destination)
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+def ensure_source(root: Path, generator_args: dict[str, int]) -> dict[str, object]:
+    """Generate the full data set into root/source (or reuse it); the generator's figures."""
+    source, truth, stamp = root / "source", root / "truth", root / "source.json"
+    if stamp.exists() and source.is_dir():
+        recorded = json.loads(stamp.read_text())
+        if recorded.get("arguments") == generator_args:
+            return {**recorded, "reused": True}
+    for stale in (source, truth, stamp, root / "split", root / "split.json"):
+        _rmtree(stale)
+    root.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "tools.sample_data", "--out", str(source), "--truth", str(truth), "--overwrite"]
+    for name, value in generator_args.items():
+        command += [f"--{name}", str(value)]
+    seconds, peak_bytes, completed = run(command, dict(os.environ))
+    if completed.returncode != 0:
+        raise SystemExit(f"the generator failed (exit {completed.returncode}):\n{completed.stderr.strip()}")
+    recorded = {
+        "arguments": generator_args,
+        "summary": completed.stdout.strip().splitlines()[0],
+        "seconds": round(seconds, 1),
+        "peak_pss_mib": round(peak_bytes / MIB),
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    stamp.write_text(json.dumps(recorded, indent=2) + "\n")
+    return {**recorded, "reused": False}
+
+
+def _split_expression(column: str) -> str:
+    # a typed Parquet column and a CSV text both go through text, so an unparseable value is null
+    return f'try_cast(trim(cast("{column}" as varchar)) as timestamptz)'
+
+
+def _reader(path: Path) -> str:
+    if path.suffix.lower() == ".csv":
+        return (
+            f"read_csv('{path}', all_varchar = true, header = true, delim = ',', quote = '\"', escape = '\"',"
+            " auto_detect = false, columns = {COLUMNS})"
+        )
+    return f"read_parquet('{path}')"
+
+
+def _csv_columns(connection, path: Path) -> str:
+    header = connection.execute(
+        f"select * from read_csv('{path}', all_varchar = true, header = true, delim = ',', quote = '\"') limit 0"
+    ).description
+    return "{" + ", ".join(f"'{column[0]}': 'varchar'" for column in header) + "}"
+
+
+def ensure_split(root: Path, generator_args: dict[str, int], day_share: float) -> dict[str, object]:
+    """Split root/source into split/initial and split/day at the cutoff (or reuse the split)."""
+    import duckdb
+
+    source, split, stamp = root / "source", root / "split", root / "split.json"
+    wanted = {"generator": generator_args, "day_share": day_share}
+    if stamp.exists() and (split / "initial").is_dir():
+        recorded = json.loads(stamp.read_text())
+        if {key: recorded.get(key) for key in wanted} == wanted:
+            return {**recorded, "reused": True}
+    _rmtree(split)
+    _rmtree(stamp)
+    started = time.perf_counter()
+    connection = duckdb.connect(config={"threads": LIMIT_THREADS})
+    connection.execute("set TimeZone = 'UTC'")
+
+    def relation(path: Path) -> str:
+        reader = _reader(path)
+        return reader.replace("{COLUMNS}", _csv_columns(connection, path)) if "{COLUMNS}" in reader else reader
+
+    ledger_files = sorted((source / "ledger_events").iterdir())
+    recorded_at = _split_expression("recorded_at")
+    ledger = " union all ".join(f"select {recorded_at} as moment from {relation(path)}" for path in ledger_files)
+    events, cutoff = connection.execute(
+        f"select count(*), quantile_disc(moment, {1 - day_share}) from ({ledger})"
+    ).fetchone()
+    day_events, day_end = connection.execute(
+        f"select count(*), max(moment) from ({ledger}) where moment > $cutoff", {"cutoff": cutoff}
+    ).fetchone()
+    day_label = f"day-{day_end:%Y-%m-%d}"
+    files: dict[str, dict[str, int]] = {}
+    for folder in sorted(path for path in source.iterdir() if path.is_dir()):
+        for path in sorted(folder.iterdir()):
+            initial = split / "initial" / folder.name / path.name
+            initial.parent.mkdir(parents=True, exist_ok=True)
+            column = SPLIT_COLUMNS.get(folder.name)
+            later = 0
+            if column is not None:
+                rows = relation(path)
+                moment = _split_expression(column)
+                total, later = connection.execute(
+                    f"select count(*), count(*) filter (where {moment} > $cutoff) from {rows}", {"cutoff": cutoff}
+                ).fetchone()
+            if not later:
+                os.link(path, initial)
+                continue
+            kind = "csv" if path.suffix.lower() == ".csv" else "parquet"
+            options = "format csv, header true" if kind == "csv" else "format parquet"
+            day = split / "day" / folder.name / f"{day_label}_{path.stem}{path.suffix}"
+            day.parent.mkdir(parents=True, exist_ok=True)
+            if later < total:
+                connection.execute(
+                    f"copy (select * from {rows} where not coalesce({moment} > $cutoff, false)) to '{initial}' "
+                    f"({options})",
+                    {"cutoff": cutoff},
+                )
+            connection.execute(
+                f"copy (select * from {rows} where {moment} > $cutoff) to '{day}' ({options})", {"cutoff": cutoff}
+            )
+            files[f"{folder.name}/{path.name}"] = {"rows": total, "day_rows": later}
+    connection.close()
+    recorded = {
+        **wanted,
+        "cutoff": cutoff.isoformat(),
+        "day_label": day_label,
+        "ledger_events": events,
+        "day_ledger_events": day_events,
+        "day_share_of_events": round(day_events / events, 5),
+        "files_split": files,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    stamp.write_text(json.dumps(recorded, indent=2) + "\n")
+    return {**recorded, "reused": False}
+
+
+# --- the limit script --------------------------------------------------------------------------
+
+
+def _statements(sql: str) -> list[str]:
+    """bench/limit.sql's statements (each ends with a semicolon at the end of a line)."""
+    statements, current = [], []
+    for line in sql.splitlines():
+        current.append(line)
+        if line.rstrip().endswith(";"):
+            text = "\n".join(current).strip()
+            if any(part.strip() and not part.strip().startswith("--") for part in current):
+                statements.append(text)
+            current = []
+    return statements
+
+
+def limit_main(landing: Path, database: Path) -> int:
+    """Run bench/limit.sql on ``landing`` into a fresh ``database``; print the slowest statements
+    as JSON (the child process of :func:`run_limit`)."""
+    import duckdb
+
+    _rmtree(database)
+    connection = duckdb.connect(str(database), config={"threads": LIMIT_THREADS})
+    connection.execute("set variable landing = $landing", {"landing": str(landing)})
+    connection.execute("set variable seeds = $seeds", {"seeds": str(SEEDS_DIR)})
+    timings = []
+    for statement in _statements(LIMIT_SQL.read_text()):
+        started = time.perf_counter()
+        connection.execute(statement)
+        name = next(line for line in statement.splitlines() if line.strip() and not line.startswith("--"))
+        timings.append((name.removeprefix("create or replace ").split(" as")[0][:60], time.perf_counter() - started))
+    connection.close()
+    timings.sort(key=lambda item: item[1], reverse=True)
+    print(json.dumps([(name, round(seconds, 1)) for name, seconds in timings[:8]]))
+    return 0
+
+
+def run_limit(landing: Path, database: Path) -> dict[str, object]:
+    command = [sys.executable, "-m", "tools.bench", "--run-limit", str(landing), str(database)]
+    seconds, peak_bytes, completed = run(command, dict(os.environ))
+    if completed.returncode != 0:
+        raise SystemExit(f"bench/limit.sql failed:\n{completed.stderr.strip()[-4000:]}")
+    return {
+        "seconds": round(seconds, 1),
+        "peak_pss_mib": round(peak_bytes / MIB),
+        "database_mib": round(_file_mib(database) or 0),
+        "slowest_statements": json.loads(completed.stdout.strip().splitlines()[-1]),
+    }
+
+
+# --- refreshes ---------------------------------------------------------------------------------
+
+
+def refresh_env(landing: Path, engine_dir: Path, engine: str) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("LOYALTY_")}
+    if "LOYALTY_PG_BIN" in os.environ:
+        env["LOYALTY_PG_BIN"] = os.environ["LOYALTY_PG_BIN"]
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # dbt for dagster-dbt
+    env.update(
+        {
+            "LOYALTY_LANDING_DIR": str(landing),
+            "LOYALTY_WAREHOUSE": str(engine_dir / "loyalty.duckdb"),
+            "LOYALTY_STATE_DIR": str(engine_dir / "state"),
+            "LOYALTY_TARGET": engine,
+        }
+    )
+    return env
+
+
+def time_refresh(env: dict[str, str], server_pid: int | None) -> dict[str, object]:
+    command = [sys.executable, "-m", "orchestration.cli", "refresh"]
+    if server_pid is not None:
+        with TreeMemory(server_pid) as server:
+            seconds, peak_bytes, completed = run(command, env)
+        server_mib: int | None = round(server.peak_bytes / MIB)
+    else:
+        seconds, peak_bytes, completed = run(command, env)
+        server_mib = None
+    if completed.returncode not in (0, 1):
+        print(completed.stdout[-4000:], completed.stderr[-4000:], file=sys.stderr)
+        raise SystemExit(f"the refresh failed (exit {completed.returncode})")
+    settings = load_settings({name: value for name, value in env.items() if name.startswith("LOYALTY_")})
+    build_database = getattr(settings, "build_database", None)
+    if settings.target == "postgres":
+        build_mib = _database_mib(env)
+    else:
+        build_mib = _file_mib(build_database) if build_database is not None else None
+    return {
+        "exit_code": completed.returncode,
+        "seconds": round(seconds, 1),
+        "peak_pss_mib": round(peak_bytes / MIB),
+        "server_peak_pss_mib": server_mib,
+        "published_mib": round(_file_mib(settings.warehouse) or 0),
+        "build_database": str(build_database) if build_database is not None else None,
+        "build_database_mib": round(build_mib) if build_mib is not None else None,
+        "slowest_models": slowest_models(settings.dbt_target_dir / "build"),
+        "summary": [line for line in completed.stdout.splitlines() if line.strip()][-12:],
+    }
+
+
+def bench_engine(engine: str, root: Path, split: Path, day_label: str, pg_from_env: bool) -> dict[str, object]:
+    landing, engine_dir = root / "landing", root / engine
+    _link_tree(split / "initial", landing)
+    _rmtree(engine_dir)
+    engine_dir.mkdir(parents=True)
+    env = refresh_env(landing, engine_dir, engine)
+    server = None
+    if engine == "postgres" and not pg_from_env:
+        server = throwaway_postgres.start(settings=PG_BENCH_SETTINGS)
+        env.update(server.environ)
+    server_pid = server.postmaster_pid if server is not None else None
+    results: dict[str, object] = {}
+    try:
+        print(f"{engine}: full refresh ...", flush=True)
+        results["full"] = time_refresh(env, server_pid)
+        for path in sorted((split / "day").rglob("*")):
+            if path.is_file():
+                destination = landing / path.relative_to(split / "day")
+                shutil.copyfile(path, destination)
+        print(f"{engine}: refresh after {day_label} ...", flush=True)
+        results["day"] = time_refresh(env, server_pid)
+        print(f"{engine}: refresh with nothing new ...", flush=True)
+        results["idle"] = time_refresh(env, server_pid)
+    finally:
+        if server is not None:
+            throwaway_postgres.stop(server.data_dir, server.bin_dir)
+    return results
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, object]:
+    versions = {}
+    for package in ("duckdb", "dbt-core", "dbt-duckdb", "dagster"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "cores": psutil.cpu_count(logical=True),
+        "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        **versions,
+    }
+
+
+def _mib(value: object) -> str:
+    return f"{value:,} MiB" if isinstance(value, int | float) else "n/a"
+
+
+def table(results: dict[str, object]) -> str:
+    info = results["machine"]
+    generator, split, limit = results["generator"], results["split"], results["limit"]
+    lines = [
+        f"`make bench SCALE={results['scale']}` on {results['date']}: {info['cores']} cores, {info['ram_gib']} GiB RAM;"
+        f" Python {info['python']}, DuckDB {info['duckdb']}, dbt-core {info['dbt-core']}"
+        f" (dbt-duckdb {info['dbt-duckdb']}), dagster {info['dagster']}",
+        "",
+        "| step | wall time | ÷ limit | peak memory (PSS) | published file | build database |",
+        "|---|---|---|---|---|---|",
+        f"| generator{' (reused, time of its run)' if generator['reused'] else ''}: {generator['summary']}"
+        f" | {generator['seconds']} s | | {_mib(generator['peak_pss_mib'])} | | |",
+        f"| split at {split['cutoff']}{' (reused)' if split['reused'] else ''}:"
+        f" the day = {split['day_ledger_events']:,}"
+        f" of {split['ledger_events']:,} ledger events ({100 * split['day_share_of_events']:.2f} %)"
+        f" | {split['seconds']} s | | | | |",
+        f"| limit: bench/limit.sql, plain DuckDB, {LIMIT_THREADS} threads, initial landing | {limit['seconds']} s"
+        f" | 1.00 | {_mib(limit['peak_pss_mib'])} | {_mib(limit['database_mib'])} (its database) | |",
+    ]
+    names = {
+        "full": "full refresh (empty state)",
+        "day": "refresh after the day's files",
+        "idle": "refresh, nothing new",
+    }
+    for engine in results["engines"]:
+        for step, label in names.items():
+            figures = results[engine][step]
+            memory = _mib(figures["peak_pss_mib"])
+            if figures["server_peak_pss_mib"] is not None:
+                memory += f" + server {_mib(figures['server_peak_pss_mib'])}"
+            lines.append(
+                f"| {engine}: {label} (exit {figures['exit_code']}) | {figures['seconds']} s"
+                f" | {figures['seconds'] / limit['seconds']:.2f} | {memory} | {_mib(figures['published_mib'])}"
+                f" | {_mib(figures['build_database_mib'])} |"
+            )
+    for engine in results["engines"]:
+        for step in ("full", "day"):
+            models = ", ".join(f"{name} {seconds} s" for name, seconds in results[engine][step]["slowest_models"])
+            lines.append(f"\n{engine} {names[step]}, slowest models: {models or 'n/a'}")
+    statements = ", ".join(f"{name} {seconds} s" for name, seconds in limit["slowest_statements"])
+    lines.append(f"\nlimit, slowest statements: {statements}")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--accounts", type=int, default=21000)
-    parser.add_argument("--months", type=int, default=36)
+    parser.add_argument("--scale", choices=sorted(SCALES, key=SCALES.get), default="1M")
+    parser.add_argument("--accounts", type=int, help="override the scale's accounts (folder bench/custom-…)")
+    parser.add_argument("--months", type=int, help=f"override the months (default {MONTHS})")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--engines", default="duckdb,postgres", help="comma-separated targets to time")
+    parser.add_argument("--day-share", type=float, default=0.01, help="share of ledger events in the day")
+    parser.add_argument("--engines", default="duckdb", help="comma-separated targets to time (duckdb, postgres)")
     parser.add_argument(
         "--pg-from-env", action="store_true", help="time PostgreSQL on the server the PG* variables name"
     )
+    parser.add_argument("--run-limit", nargs=2, metavar=("LANDING", "DATABASE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.run_limit:
+        return limit_main(Path(args.run_limit[0]), Path(args.run_limit[1]))
     engines = [name.strip() for name in args.engines.split(",") if name.strip()]
     unknown = [name for name in engines if name not in ("duckdb", "postgres")]
     if unknown:
         parser.error(f"argument --engines: {', '.join(unknown)} cannot be timed (duckdb, postgres)")
+    if not 0 < args.day_share < 0.5:
+        parser.error("argument --day-share: must be between 0 and 0.5")
 
-    landing, truth = BENCH_DIR / "landing", BENCH_DIR / "truth"
-    generator = [
-        sys.executable,
-        "-m",
-        "tools.sample_data",
-        "--out",
-        str(landing),
-        "--truth",
-        str(truth),
-        "--accounts",
-        str(args.accounts),
-        "--months",
-        str(args.months),
-        "--seed",
-        str(args.seed),
-        "--overwrite",
-    ]
-    seconds, _, completed = run(generator, dict(os.environ))
-    if completed.returncode != 0:
-        print(completed.stderr, file=sys.stderr)
-        return 2
-    results: dict[str, object] = {"generator_seconds": round(seconds, 1), "generator": completed.stdout.strip()}
-    print(f"generator: {seconds:.1f} s  ({completed.stdout.strip()})")
+    accounts, months = args.accounts or SCALES[args.scale], args.months or MONTHS
+    scale = args.scale if args.accounts is None and args.months is None else f"custom-{accounts}x{months}"
+    root = BENCH_DIR / scale
+    generator_args = {"accounts": accounts, "months": months, "seed": args.seed}
+    results: dict[str, object] = {
+        "scale": scale,
+        "date": dt.date.today().isoformat(),
+        "machine": machine(),
+        "engines": engines,
+    }
 
+    print(f"bench {scale}: data in {root}", flush=True)
+    results["generator"] = generator = ensure_source(root, generator_args)
+    print(f"generator{' (reused)' if generator['reused'] else ''}: {generator['seconds']} s, {generator['summary']}")
+    results["split"] = split = ensure_split(root, generator_args, args.day_share)
+    print(
+        f"the day ({split['day_label']}, after {split['cutoff']}): {split['day_ledger_events']:,} of"
+        f" {split['ledger_events']:,} ledger events ({100 * split['day_share_of_events']:.2f} %)",
+        flush=True,
+    )
+    _link_tree(root / "split" / "initial", root / "landing")
+    print("limit: bench/limit.sql ...", flush=True)
+    results["limit"] = run_limit(root / "landing", root / "limit.duckdb")
     for engine in engines:
-        warehouse = BENCH_DIR / engine / "loyalty.duckdb"
-        warehouse.parent.mkdir(parents=True, exist_ok=True)
-        for stale in warehouse.parent.glob("loyalty.duckdb*"):
-            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
-        env = {
-            **os.environ,
-            "LOYALTY_LANDING_DIR": str(landing),
-            "LOYALTY_WAREHOUSE": str(warehouse),
-            "LOYALTY_TARGET": engine,
-        }
-        server = None
-        if engine == "postgres" and not args.pg_from_env:
-            server = throwaway_postgres.start(settings=PG_BENCH_SETTINGS)
-            env.update(server.environ)
-        try:
-            if server is not None:
-                with TreeMemory(server.postmaster_pid) as memory:
-                    seconds, peak_bytes, completed = run([sys.executable, "-m", "orchestration.cli", "refresh"], env)
-                server_mib = round(memory.peak_bytes / 2**20)
-            else:
-                seconds, peak_bytes, completed = run([sys.executable, "-m", "orchestration.cli", "refresh"], env)
-                server_mib = None
-            database_mib = _database_mib(env) if engine == "postgres" else None
-        finally:
-            if server is not None:
-                throwaway_postgres.stop(server.data_dir, server.bin_dir)
-        if completed.returncode not in (0, 1):
-            print(completed.stdout[-4000:], completed.stderr[-4000:], file=sys.stderr)
-            return 2
-        target = load_settings({"LOYALTY_WAREHOUSE": str(warehouse), "LOYALTY_TARGET": engine}).dbt_target_dir
-        models = slowest_models(target / "build")
-        size_mib = warehouse.stat().st_size / 2**20 if warehouse.exists() else database_mib
-        results[engine] = {
-            "refresh_seconds": round(seconds, 1),
-            "refresh_peak_pss_mib": round(peak_bytes / 2**20),
-            "server_peak_pss_mib": server_mib,
-            "warehouse_mib": round(size_mib) if size_mib else None,
-            "slowest_models": models,
-        }
-        print(
-            f"{engine}: full refresh {seconds:.1f} s, refresh processes peak PSS {peak_bytes / 2**20:.0f} MiB", end=""
-        )
-        if server_mib is not None:
-            print(f", PostgreSQL server peak PSS {server_mib} MiB", end="")
-        print(f", {'warehouse file' if engine == 'duckdb' else 'database'} {size_mib:.0f} MiB" if size_mib else "")
-        for name, model_seconds in models:
-            print(f"    {name:45} {model_seconds:6.1f} s")
-    (BENCH_DIR / "results.json").write_text(json.dumps(results, indent=2))
+        results[engine] = bench_engine(engine, root, root / "split", split["day_label"], args.pg_from_env)
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    output = RESULTS_DIR / f"{results['date']}-{scale}.json"
+    output.write_text(json.dumps(results, indent=2) + "\n")
+    print()
+    print(table(results))
+    print(f"\nresults: {output.relative_to(PROJECT_DIR)}")
     return 0
 
 
