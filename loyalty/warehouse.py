@@ -35,8 +35,12 @@ PUBLISHED_SCHEMAS = ("program", "staging", "audit", "intermediate", "marts", "fi
 BUILD_SUFFIX = "__build"
 # Tables in published schemas that no dbt model builds: they carry over from one publish to the next.
 CARRIED_OVER = ("audit.alerts",)
-# What the published DuckDB file holds: what BI may read, no personal data (docs/operations.md#state).
-PUBLISHED_FILE_SCHEMAS = ("marts", "audit")
+# What the published DuckDB file holds: what BI may read, no personal data (docs/operations.md#state):
+# the marts, the masked audit, and the failing rows of the reconciliation findings (tests on marts)
+# that alerts point at.
+PUBLISHED_FILE_SCHEMAS = ("marts", "audit", "findings")
+# Incremental models in these schemas are built in copies PostgreSQL swaps in, never in place.
+SWAPPED_SCHEMAS = ("marts", "audit")
 
 
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -207,7 +211,8 @@ class DuckDBWarehouse(Warehouse):
         return str(self.settings.warehouse)
 
     def exists(self) -> bool:
-        return self.settings.warehouse.exists()
+        """A published file and the build database it was published from."""
+        return self.settings.warehouse.exists() and self.settings.build_database.exists()
 
     def prepare(self) -> None:
         prepare_build_database(self.settings)
@@ -245,7 +250,7 @@ class PostgresWarehouse(Warehouse):
 
     def prepare(self) -> None:
         """Drop what a failed build left behind, then copy the incremental models of the schemas
-        BI reads (``PUBLISHED_FILE_SCHEMAS``: small append-only histories) into the build
+        BI reads (``SWAPPED_SCHEMAS``: small append-only histories) into the build
         schemas, so that dbt appends to them there and readers never see a half-built mart.
         The other incremental models (staging) keep their state in place
         (macros/sql/generate_schema_name.sql); every other model is rebuilt from scratch."""
@@ -264,13 +269,11 @@ class PostgresWarehouse(Warehouse):
 
     def swapped_incremental_tables(self) -> list[tuple[str, str]]:
         manifest = self.settings.manifest_dir / "manifest.json"
-        return [(schema, table) for schema, table in incremental_tables(manifest) if schema in PUBLISHED_FILE_SCHEMAS]
+        return [(schema, table) for schema, table in incremental_tables(manifest) if schema in SWAPPED_SCHEMAS]
 
     def in_place_incremental_tables(self) -> list[tuple[str, str]]:
         manifest = self.settings.manifest_dir / "manifest.json"
-        return [
-            (schema, table) for schema, table in incremental_tables(manifest) if schema not in PUBLISHED_FILE_SCHEMAS
-        ]
+        return [(schema, table) for schema, table in incremental_tables(manifest) if schema not in SWAPPED_SCHEMAS]
 
     def dbt_vars(self) -> dict[str, str]:
         return self.settings.dbt_cli_vars(schema_suffix=BUILD_SUFFIX)

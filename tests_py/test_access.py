@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import PROJECT_DIR, Refresh
+from conftest import PROJECT_DIR, Refresh, build_database
 
 pytestmark = pytest.mark.e2e
 DBT = str(Path(sys.executable).with_name("dbt"))
@@ -32,8 +32,9 @@ def email_test(
 
 
 def test_an_email_in_any_mart_column_fails_the_scan(refreshed: tuple[Path, Refresh], tmp_path: Path) -> None:
+    # the scan reads the members' emails from staging: it runs on (a copy of) the build database
     warehouse = tmp_path / "loyalty.duckdb"
-    shutil.copyfile(refreshed[0], warehouse)
+    shutil.copyfile(build_database(refreshed[0]), warehouse)
     clean = email_test(warehouse, tmp_path / "clean")
     assert clean.returncode == 0, clean.stdout[-3000:]
     with duckdb.connect(str(warehouse)) as connection:
@@ -51,15 +52,16 @@ def test_an_email_in_any_mart_column_fails_the_scan(refreshed: tuple[Path, Refre
 def test_the_quarantine_masks_emails_and_the_audit_scan_fails_on_one(
     refreshed: tuple[Path, Refresh], tmp_path: Path
 ) -> None:
-    warehouse = tmp_path / "loyalty.duckdb"
-    shutil.copyfile(refreshed[0], warehouse)
-    with duckdb.connect(str(warehouse)) as connection:
+    with duckdb.connect(str(refreshed[0]), read_only=True) as published:
         raw_rows = [
             row[0]
-            for row in connection.execute(
+            for row in published.execute(
                 "select raw_row from audit.rejected_source_rows where source = 'members'"
             ).fetchall()
         ]
+    warehouse = tmp_path / "loyalty.duckdb"
+    shutil.copyfile(build_database(refreshed[0]), warehouse)
+    with duckdb.connect(str(warehouse)) as connection:
         delivered = {row[0] for row in connection.execute("select email from raw.members").fetchall() if row[0]}
     masked = [raw for raw in raw_rows if '"email":"***@' in raw]
     assert masked, raw_rows  # the generator rejects member rows that carry an email

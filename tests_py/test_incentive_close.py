@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -16,7 +15,7 @@ import pytest
 from loyalty import incentive_actions
 from loyalty.settings import load_settings
 
-from conftest import Refresh, closed_month_materializations
+from conftest import Refresh, closed_month_materializations, copy_warehouse
 
 pytestmark = pytest.mark.e2e
 
@@ -26,8 +25,7 @@ MONTHS = ["2025-05-01", "2025-06-01", "2025-07-01"]
 def test_backfill_of_months_publishes_each_matching_the_truth(
     refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    warehouse = tmp_path / "loyalty.duckdb"
-    shutil.copyfile(refreshed[0], warehouse)
+    warehouse = copy_warehouse(refreshed[0], tmp_path / "copy")
     monkeypatch.setenv("LOYALTY_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("LOYALTY_LANDING_DIR", str(small_data[0]))
     from orchestration.definitions import build_defs

@@ -22,7 +22,7 @@ import pytest
 from loyalty import incentive_actions
 from loyalty.settings import load_settings
 
-from conftest import PROJECT_DIR, Refresh, run_refresh
+from conftest import PROJECT_DIR, Refresh, build_database, copy_warehouse, run_refresh
 
 pytestmark = pytest.mark.e2e
 
@@ -100,12 +100,11 @@ def test_late_order_for_a_published_month_is_a_restatement_not_an_overwrite(
     warehouse, _ = refreshed
     landing = tmp_path / "landing"
     shutil.copytree(small_data[0], landing)
-    copy = tmp_path / "loyalty.duckdb"
-    shutil.copyfile(warehouse, copy)
+    copy = copy_warehouse(warehouse, tmp_path / "copy")
 
     # an eligible store-month with completed orders, published as it stands now
     store, month, completed = query(
-        copy,
+        build_database(copy),
         """
         select eligibility.store_id, eligibility.period_month, count(*)
         from marts.fct_store_incentive_eligibility as eligibility
@@ -212,8 +211,7 @@ def test_redelivered_closing_and_target_of_a_published_month_are_restatements(
     warehouse, _ = refreshed
     landing = tmp_path / "landing"
     shutil.copytree(small_data[0], landing)
-    copy = tmp_path / "loyalty.duckdb"
-    shutil.copyfile(warehouse, copy)
+    copy = copy_warehouse(warehouse, tmp_path / "copy")
 
     # two eligible stores of one month, still open today
     (month,) = query(

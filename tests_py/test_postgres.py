@@ -111,10 +111,15 @@ def test_a_second_refresh_loads_nothing_and_changes_no_mart(
     with pg(pg_env) as connection:
         history = connection.execute(history_sql).fetchone()
     before = mart_checksums(pg_env)
-    again = run_pg_refresh(small_data[0], state, pg_env)
+    # a dbt var set to its default changes what the build depends on: a rebuild with no new file
+    same_vars = {"LOYALTY_DBT_VARS": json.dumps({"points_tolerance_minor": 50})}
+    again = run_pg_refresh(small_data[0], state, pg_env, env=same_vars)
     assert again.returncode == 1, again.stdout[-3000:] + again.stderr[-3000:]
     assert "files:     0 loaded" in again.stdout
     assert mart_checksums(pg_env) == before
+    unchanged = run_pg_refresh(small_data[0], state, pg_env, env=same_vars)
+    assert unchanged.returncode == 1, unchanged.stdout[-3000:]
+    assert "nothing new" in unchanged.stdout
     # the append-only evaluation history survives the rebuild: same rows, first evaluation's time
     with pg(pg_env) as connection:
         assert connection.execute(history_sql).fetchone() == history

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import Refresh, run_refresh, table_fingerprints
+from conftest import Refresh, copy_warehouse, run_refresh, table_fingerprints
 
 pytestmark = pytest.mark.e2e
 
@@ -19,8 +19,7 @@ def test_failed_integrity_check_leaves_the_published_warehouse_exactly_as_it_was
     refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path], tmp_path: Path
 ) -> None:
     warehouse, _ = refreshed
-    copy = tmp_path / "loyalty.duckdb"
-    shutil.copyfile(warehouse, copy)
+    copy = copy_warehouse(warehouse, tmp_path / "copy")
     before = table_fingerprints(copy)
     # a tolerance that is not a number breaks the reconciliation models: an integrity failure
     broken = json.dumps({"wallet_tolerance_overrides": {"EUR": {"in_balance": "'x'", "minor": 10}}})
@@ -35,8 +34,7 @@ def test_a_reader_during_a_refresh_keeps_a_consistent_view_and_new_readers_see_t
     refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path], tmp_path: Path
 ) -> None:
     warehouse, _ = refreshed
-    copy = tmp_path / "loyalty.duckdb"
-    shutil.copyfile(warehouse, copy)
+    copy = copy_warehouse(warehouse, tmp_path / "copy")
     landing = tmp_path / "landing"
     shutil.copytree(small_data[0], landing)
     late = landing / "ledger_events" / "zz-late.csv"

@@ -76,9 +76,9 @@ def test_dbt_vars_carry_the_operators_overrides_and_the_build(tmp_path: Path) ->
     settings = load_settings(
         {"LOYALTY_WAREHOUSE": str(tmp_path / "x.duckdb"), "LOYALTY_DBT_VARS": '{"points_tolerance_minor": 40}'}
     )
-    cli_vars = settings.dbt_cli_vars(build_database=settings.work_copy)
+    cli_vars = settings.dbt_cli_vars(build_database=settings.build_database)
     assert cli_vars["points_tolerance_minor"] == 40
-    assert cli_vars["duckdb_path"] == str(tmp_path / "x.duckdb.work")
+    assert cli_vars["duckdb_path"] == str(tmp_path / "x.duckdb.build")
 
 
 def test_the_readme_folder_map_matches_the_tree() -> None:

@@ -18,7 +18,8 @@
       staged). match_columns: text key columns whose trimmed value partitions every window of
       the classification (a key's deliveries are always classified together). -#}
 {% macro deliveries_to_classify(source_relation, match_columns, reevaluate_prior='false', match_types={}) -%}
-    {%- if is_incremental() -%}
+    {#- a unit test has no `this`: it tests the full build -#}
+    {%- if this is not none and is_incremental() -%}
         {%- set high_water = new_deliveries_after() -%}
         {%- set prior_key -%}
             concat_ws('|' {%- for column in match_columns %}, coalesce({{ match_value('prior.' ~ column, match_types.get(column), parsed=true) }}, ''){% endfor %})

@@ -64,7 +64,7 @@ reversed_events as (
             event_id,
             points
         from parsed
-        {%- if is_incremental() %}
+        {%- if this is not none and is_incremental() %}
         union all
         -- deliveries classified by earlier runs
         select
