@@ -104,7 +104,7 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _select(source: str, columns: tuple[str, ...], relation: str, label: str) -> str:
+def _select(source: str, columns: tuple[str, ...], rows: str, label: str) -> str:
     """One copy's rows: identifiers suffixed (before any trailing blanks), emails prefixed;
     a null or blank value and every other column as they are."""
     expressions = []
@@ -124,10 +124,11 @@ def _select(source: str, columns: tuple[str, ...], relation: str, label: str) ->
         expressions.append(
             f"case when trim({column}) = '' or {column} is null then {column} else {value} end as {column}"
         )
-    return f"select {', '.join(expressions)} from {relation}"
+    return f"select {', '.join(expressions)} from {rows}"
 
 
-def _relation(path: Path, columns: tuple[str, ...]) -> str:
+def relation(path: Path, columns: tuple[str, ...]) -> str:
+    """DuckDB's reader of a landing file: CSV as text (the registry's columns), Parquet as typed."""
     if path.suffix.lower() == ".csv":
         spec = "{" + ", ".join(f"{_literal(name)}: 'varchar'" for name in columns) + "}"
         return (
@@ -141,7 +142,7 @@ def _header(connection, path: Path) -> tuple[str, ...]:
     if path.suffix.lower() == ".csv":
         with path.open(newline="", encoding="utf-8") as handle:
             return tuple(next(csv.reader(handle), []))
-    return tuple(row[0] for row in connection.execute(f"describe select * from {_relation(path, ())}").fetchall())
+    return tuple(row[0] for row in connection.execute(f"describe select * from {relation(path, ())}").fetchall())
 
 
 def blocks(size: int, copies: int, max_bytes: int = MAX_FILE_BYTES) -> list[range]:
@@ -205,8 +206,8 @@ def tile(
                 header = _header(connection, path)
                 if header != columns:
                     raise TileError(f"{path}: columns {', '.join(header)} are not {folder.name}'s {', '.join(columns)}")
-                relation = _relation(path, columns)
-                rows = connection.execute(f"select count(*) from {relation}").fetchone()[0]
+                rows_sql = relation(path, columns)
+                rows = connection.execute(f"select count(*) from {rows_sql}").fetchone()[0]
                 size = path.stat().st_size
                 summary.files_in += 1
                 summary.bytes_in += size
@@ -223,7 +224,7 @@ def tile(
                         name = f"{path.stem}_{first}-{last}{path.suffix}"
                     target = out / folder.name / name
                     query = " union all ".join(
-                        _select(folder.name, columns, relation, copy_label(k, copies)) for k in block
+                        _select(folder.name, columns, rows_sql, copy_label(k, copies)) for k in block
                     )
                     connection.execute(f"copy ({query}) to {_literal(str(target))} ({options})")
                     summary.files_out += 1
