@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from loyalty.landing.contract import SOURCES as LANDING_SOURCES
 from tools.sample_data.__main__ import main
 from tools.sample_data.program import (
     TIERS,
@@ -34,6 +35,7 @@ from tools.sample_data.program import (
     replayed_expiries,
     store_eligibility,
 )
+from tools.sample_data.tile import EMAIL_COLUMNS, ID_COLUMNS, copy_label, relation, tile
 
 SMALL = ["--accounts", "150", "--months", "20", "--seed", "7", "--start", "2024-01"]
 SOURCES = (
@@ -1288,3 +1290,61 @@ def test_lapsed_members_are_evaluated_and_downgraded_after_their_last_event(
         after = [(month, tier) for month, tier in tiers[account] if month > last_events[account]]
         assert any(later < earlier for (_, earlier), (_, later) in itertools.pairwise(after)), account
         assert after[-1][1] == 0, account  # nothing qualifies any more: the lowest tier
+
+
+def test_tiling_copies_every_row_with_unique_identifiers(generated: tuple[Path, Path], tmp_path: Path) -> None:
+    """tools.sample_data.tile: 3 copies of every file (same names and formats), copy k's rows are
+    the source file's in order with its identifiers suffixed, keys and identifiers stay unique
+    per copy, nulls stay null, and tiling twice writes the same bytes."""
+    landing, _ = generated
+    summary = tile(landing, tmp_path / "a", 3)
+    tile(landing, tmp_path / "b", 3)
+    names = tree(landing)
+    assert tree(tmp_path / "a") == names == tree(tmp_path / "b")
+    _, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", names, shallow=False)
+    assert mismatch == [] and errors == []
+    assert {"account_id", "event_id", "reverses_event_id", "order_id", "txn_id", "store_id", "home_store_id"} == {
+        name for columns in ID_COLUMNS.values() for name in columns
+    }
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    for source in sorted({name.split("/")[0] for name in names}):
+        columns = LANDING_SOURCES[source].columns
+        text = ", ".join(f'cast("{column}" as varchar) as "{column}"' for column in columns)
+        tiled_rows: list[str] = []
+        original_rows: list[str] = []
+        for name in (name for name in names if name.startswith(f"{source}/")):
+            original = con.execute(f"select {text} from {relation(landing / name, columns)}").fetchall()
+            tiled = con.execute(f"select {text} from {relation(tmp_path / 'a' / name, columns)}").fetchall()
+            assert len(tiled) == 3 * len(original), name
+            if name.endswith(".parquet"):  # typed columns keep their types
+                types = [
+                    con.execute(f"describe from '{folder / name}'").fetchall() for folder in (landing, tmp_path / "a")
+                ]
+                assert [row[:2] for row in types[0]] == [row[:2] for row in types[1]], name
+            for copy in range(3):
+                label = copy_label(copy, 3)
+                changed = (*ID_COLUMNS[source], *EMAIL_COLUMNS[source])
+                for before, after in zip(
+                    original, tiled[copy * len(original) : (copy + 1) * len(original)], strict=True
+                ):
+                    for column, old, new in zip(columns, before, after, strict=True):
+                        if column not in changed or old is None or not old.strip():
+                            assert new == old, (name, copy, column)
+                        elif column in EMAIL_COLUMNS[source]:
+                            assert new == f"{label}.{old}", (name, copy, column)
+                        else:
+                            assert new == f"{old}-{label}", (name, copy, column)
+            original_rows += [json.dumps(row) for row in original]
+            tiled_rows += [json.dumps(row) for row in tiled]
+        assert summary.rows_out[source] == len(tiled_rows) == 3 * len(original_rows), source
+        for column in (*ID_COLUMNS[source], *EMAIL_COLUMNS[source], "|".join(LANDING_SOURCES[source].key)):
+            index = [columns.index(name) for name in column.split("|")]
+            ids = [i for i in index if columns[i] in (*ID_COLUMNS[source], *EMAIL_COLUMNS[source])]
+
+            def distinct(rows: list[str], index: list[int] = index, ids: list[int] = ids) -> int:
+                """Distinct values of the columns, rows whose identifier is null or blank left out."""
+                values = [json.loads(row) for row in rows]
+                return len({tuple(v[i] for i in index) for v in values if all((v[i] or "").strip() for i in ids)})
+
+            assert distinct(tiled_rows) == 3 * distinct(original_rows), (source, column)

@@ -3,11 +3,16 @@ against the plain-DuckDB limit script (bench/limit.sql), on generated data.
 
 One run, in ``bench/<scale>/``:
 
-1. **Data.** The generator writes the whole data set into ``source/`` (and its ground truth into
-   ``truth/``), unless ``source.json`` shows it was already generated with the same arguments
-   (then it is reused). Scales: 1M = ``--accounts 21000 --months 36`` (about a million ledger
-   events), 10M = 10x the accounts, 100M = 100x; ``--accounts`` / ``--months`` override (the
-   folder is then ``bench/custom-<accounts>x<months>/``).
+1. **Data.** 1M: the generator writes the whole data set into ``source/`` (and its ground truth
+   into ``truth/``) with ``--accounts 21000 --months 36`` (about a million ledger events), unless
+   ``source.json`` shows it was already generated with the same arguments (then it is reused).
+   The generator holds a data set in memory, so 10M and 100M are the 1M data set (generated into
+   ``bench/1M/`` or reused from there) tiled 10 and 100 times by ``tools.sample_data.tile``:
+   every file of the same name holds N copies of its rows, identifiers suffixed per copy
+   (``-c007``), so N independent programs side by side (same faults, same timestamps); reused
+   while ``source.json`` names the same generator arguments and copies. ``--accounts`` /
+   ``--months`` generate instead (no tiling; the folder is then
+   ``bench/custom-<accounts>x<months>/``).
 2. **The day.** Every file is split at a cutoff, the ``recorded_at`` before which all but the
    last ``--day-share`` (1 %) of the ledger events were recorded: rows up to the cutoff stay in a
    file of the same name and format in ``split/initial/``, later rows go to
@@ -29,12 +34,13 @@ One run, in ``bench/<scale>/``:
 For each step: wall time, peak memory (the summed proportional set size of the process and its
 descendants, sampled twice a second; on PostgreSQL also the server's), then the published
 file's and the build database's size (``Settings.build_database``; "n/a" while settings has
-none), and the slowest dbt models (run_results.json of the refresh's dbt build). Each refresh
-time is printed as a ratio to the limit's. Results: ``bench/results/<date>-<scale>.json`` and
-one markdown table with the machine and versions.
+none), and the slowest dbt models (run_results.json of the refresh's dbt build). The generator
+and the tiling get their own rows (time and peak memory of the run that made the data, also
+when it is reused). Each refresh time is printed as a ratio to the limit's. Results:
+``bench/results/<date>-<scale>.json`` and one markdown table with the machine and versions.
 
     python -m tools.bench [--scale 1M] [--engines duckdb[,postgres]] [--pg-from-env]
-                          [--day-share 0.01] [--seed 42] [--accounts N --months N]
+                          [--day-share 0.01] [--seed 42] [--accounts N --months N] [--data-only]
 """
 
 from __future__ import annotations
@@ -63,9 +69,9 @@ BENCH_DIR = PROJECT_DIR / "bench"
 RESULTS_DIR = BENCH_DIR / "results"
 LIMIT_SQL = BENCH_DIR / "limit.sql"
 SEEDS_DIR = PROJECT_DIR / "seeds"
-# scale -> accounts (36 months each): 21,000 accounts make about a million ledger events
-SCALES = {"1M": 21_000, "10M": 210_000, "100M": 2_100_000}
-MONTHS = 36
+# scale -> copies of the 1M data set (21,000 accounts x 36 months, about a million ledger events)
+SCALES = {"1M": 1, "10M": 10, "100M": 100}
+BASE_SCALE, BASE_ACCOUNTS, MONTHS = "1M", 21_000, 36
 LIMIT_THREADS = 2
 # the column each source's rows are split by into the initial delivery and the day's files;
 # sources not named (stores, store_targets) are delivered whole up front
@@ -208,6 +214,38 @@ def ensure_source(root: Path, generator_args: dict[str, int]) -> dict[str, objec
     return {**recorded, "reused": False}
 
 
+def ensure_tiled(root: Path, base: Path, generator_args: dict[str, int], copies: int) -> dict[str, object]:
+    """Tile base/source (the generator's data set) ``copies`` times into root/source (or reuse
+    it); the tiling's figures."""
+    source, stamp = root / "source", root / "source.json"
+    if stamp.exists() and source.is_dir():
+        recorded = json.loads(stamp.read_text())
+        if recorded.get("arguments") == generator_args and recorded.get("copies") == copies:
+            return {**recorded, "reused": True}
+    for stale in (source, root / "truth", stamp, root / "split", root / "split.json"):
+        _rmtree(stale)
+    root.mkdir(parents=True, exist_ok=True)
+    command = [
+        *(sys.executable, "-m", "tools.sample_data.tile", "--source", str(base / "source")),
+        *("--out", str(source), "--copies", str(copies), "--overwrite"),
+    ]
+    seconds, peak_bytes, completed = run(command, dict(os.environ))
+    if completed.returncode != 0:
+        raise SystemExit(f"the tiling failed (exit {completed.returncode}):\n{completed.stderr.strip()}")
+    recorded = {
+        "arguments": generator_args,
+        "copies": copies,
+        "tiled_from": str(base.relative_to(PROJECT_DIR) / "source") if base.is_relative_to(PROJECT_DIR) else str(base),
+        "summary": completed.stdout.strip().splitlines()[0],
+        "seconds": round(seconds, 1),
+        "peak_pss_mib": round(peak_bytes / MIB),
+        "source_mib": round(_tree_mib(source)),
+        "tiled_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    stamp.write_text(json.dumps(recorded, indent=2) + "\n")
+    return {**recorded, "reused": False}
+
+
 def _split_expression(column: str) -> str:
     # a typed Parquet column and a CSV text both go through text, so an unparseable value is null
     return f'try_cast(trim(cast("{column}" as varchar)) as timestamptz)'
@@ -229,12 +267,13 @@ def _csv_columns(connection, path: Path) -> str:
     return "{" + ", ".join(f"'{column[0]}': 'varchar'" for column in header) + "}"
 
 
-def ensure_split(root: Path, generator_args: dict[str, int], day_share: float) -> dict[str, object]:
-    """Split root/source into split/initial and split/day at the cutoff (or reuse the split)."""
+def ensure_split(root: Path, data_args: dict[str, int], day_share: float) -> dict[str, object]:
+    """Split root/source into split/initial and split/day at the cutoff (or reuse the split while
+    the data's arguments, the generator's plus the copies, and the day's share match)."""
     import duckdb
 
     source, split, stamp = root / "source", root / "split", root / "split.json"
-    wanted = {"generator": generator_args, "day_share": day_share}
+    wanted = {"data": data_args, "day_share": day_share}
     if stamp.exists() and (split / "initial").is_dir():
         recorded = json.loads(stamp.read_text())
         if {key: recorded.get(key) for key in wanted} == wanted:
@@ -458,7 +497,7 @@ def _mib(value: object) -> str:
 
 def table(results: dict[str, object]) -> str:
     info = results["machine"]
-    generator, split, limit = results["generator"], results["split"], results["limit"]
+    generator, tiling, split, limit = results["generator"], results.get("tiling"), results["split"], results["limit"]
     lines = [
         f"`make bench SCALE={results['scale']}` on {results['date']}: {info['cores']} cores, {info['ram_gib']} GiB RAM;"
         f" Python {info['python']}, DuckDB {info['duckdb']}, dbt-core {info['dbt-core']}"
@@ -468,6 +507,13 @@ def table(results: dict[str, object]) -> str:
         "|---|---|---|---|---|---|",
         f"| generator{' (reused, time of its run)' if generator['reused'] else ''}: {generator['summary']}"
         f" | {generator['seconds']} s | | {_mib(generator['peak_pss_mib'])} | | |",
+    ]
+    if tiling is not None:
+        lines.append(
+            f"| tiling{' (reused, time of its run)' if tiling['reused'] else ''}: {tiling['summary']}"
+            f" | {tiling['seconds']} s | | {_mib(tiling['peak_pss_mib'])} | | |"
+        )
+    lines += [
         f"| split at {split['cutoff']}{' (reused)' if split['reused'] else ''}:"
         f" the day = {split['day_ledger_events']:,}"
         f" of {split['ledger_events']:,} ledger events ({100 * split['day_share_of_events']:.2f} %)"
@@ -503,14 +549,17 @@ def table(results: dict[str, object]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", choices=sorted(SCALES, key=SCALES.get), default="1M")
-    parser.add_argument("--accounts", type=int, help="override the scale's accounts (folder bench/custom-…)")
-    parser.add_argument("--months", type=int, help=f"override the months (default {MONTHS})")
+    parser.add_argument(
+        "--accounts", type=int, help=f"generate this many accounts, no tiling (default {BASE_ACCOUNTS}; bench/custom-…)"
+    )
+    parser.add_argument("--months", type=int, help=f"generate this many months, no tiling (default {MONTHS})")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--day-share", type=float, default=0.01, help="share of ledger events in the day")
     parser.add_argument("--engines", default="duckdb", help="comma-separated targets to time (duckdb, postgres)")
     parser.add_argument(
         "--pg-from-env", action="store_true", help="time PostgreSQL on the server the PG* variables name"
     )
+    parser.add_argument("--data-only", action="store_true", help="prepare the data (generator, tiling, split) and stop")
     parser.add_argument("--run-limit", nargs=2, metavar=("LANDING", "DATABASE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_limit:
@@ -522,10 +571,13 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < args.day_share < 0.5:
         parser.error("argument --day-share: must be between 0 and 0.5")
 
-    accounts, months = args.accounts or SCALES[args.scale], args.months or MONTHS
-    scale = args.scale if args.accounts is None and args.months is None else f"custom-{accounts}x{months}"
+    accounts, months = args.accounts or BASE_ACCOUNTS, args.months or MONTHS
+    custom = args.accounts is not None or args.months is not None
+    scale = f"custom-{accounts}x{months}" if custom else args.scale
+    copies = 1 if custom else SCALES[args.scale]
     root = BENCH_DIR / scale
     generator_args = {"accounts": accounts, "months": months, "seed": args.seed}
+    data_args = {**generator_args, "copies": copies}
     results: dict[str, object] = {
         "scale": scale,
         "date": dt.date.today().isoformat(),
@@ -534,14 +586,28 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     print(f"bench {scale}: data in {root}", flush=True)
-    results["generator"] = generator = ensure_source(root, generator_args)
-    print(f"generator{' (reused)' if generator['reused'] else ''}: {generator['seconds']} s, {generator['summary']}")
-    results["split"] = split = ensure_split(root, generator_args, args.day_share)
+    base = root if copies == 1 else BENCH_DIR / BASE_SCALE
+    results["generator"] = generator = ensure_source(base, generator_args)
+    print(
+        f"generator{' (reused)' if generator['reused'] else ''}: {generator['seconds']} s,"
+        f" {_mib(generator['peak_pss_mib'])}, {generator['summary']}",
+        flush=True,
+    )
+    results["tiling"] = tiling = ensure_tiled(root, base, generator_args, copies) if copies > 1 else None
+    if tiling is not None:
+        print(
+            f"tiling{' (reused)' if tiling['reused'] else ''}: {tiling['seconds']} s,"
+            f" {_mib(tiling['peak_pss_mib'])}, {tiling['summary']}",
+            flush=True,
+        )
+    results["split"] = split = ensure_split(root, data_args, args.day_share)
     print(
         f"the day ({split['day_label']}, after {split['cutoff']}): {split['day_ledger_events']:,} of"
         f" {split['ledger_events']:,} ledger events ({100 * split['day_share_of_events']:.2f} %)",
         flush=True,
     )
+    if args.data_only:
+        return 0
     _link_tree(root / "split" / "initial", root / "landing")
     print("limit: bench/limit.sql ...", flush=True)
     results["limit"] = run_limit(root / "landing", root / "limit.duckdb")
