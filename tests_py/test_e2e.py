@@ -61,7 +61,11 @@ def test_refresh_publishes_and_reports_findings(refreshed: tuple[Path, Refresh])
     assert "Reconciliation" in result.stdout
     assert "Source freshness: 8 of 8 sources received a file recently" in result.stdout
     assert warehouse.exists()
-    assert not warehouse.with_name(warehouse.name + ".work").exists()
+    assert build_database(warehouse).exists()
+    with duckdb.connect(str(warehouse), read_only=True) as published:
+        schemas = {row[0] for row in published.execute("select distinct table_schema from information_schema.tables")}
+    # the published file holds what BI may read and nothing of the pipeline's own layers
+    assert schemas <= {"marts", "audit", "findings"}, schemas
     report = warehouse.with_name("reconciliation_report.html")
     assert report.exists() and "Loyalty reconciliation report" in report.read_text(encoding="utf-8")
 

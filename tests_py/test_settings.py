@@ -57,7 +57,9 @@ def test_state_defaults_to_the_warehouse_folder_and_follows_the_variable(tmp_pat
     assert default.state_dir == tmp_path / "w"
     moved = load_settings({"LOYALTY_WAREHOUSE": str(tmp_path / "w" / "x.duckdb"), "LOYALTY_STATE_DIR": str(tmp_path)})
     kept = [
-        moved.work_copy,
+        moved.build_database,
+        moved.refresh_journal,
+        moved.spill_dir,
         moved.lock_path,
         moved.alert_queue,
         moved.incentive_journal,

@@ -398,8 +398,12 @@ def run_limit(landing: Path, database: Path) -> dict[str, object]:
 
 def refresh_env(landing: Path, engine_dir: Path, engine: str) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("LOYALTY_")}
-    if "LOYALTY_PG_BIN" in os.environ:
-        env["LOYALTY_PG_BIN"] = os.environ["LOYALTY_PG_BIN"]
+    # the operator's machine settings carry over (read through loyalty/settings.py)
+    operator = load_settings()
+    env["LOYALTY_MEMORY_LIMIT"] = operator.memory_limit
+    env["LOYALTY_THREADS"] = str(operator.threads)
+    if operator.pg_bin is not None:
+        env["LOYALTY_PG_BIN"] = str(operator.pg_bin)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # dbt for dagster-dbt
     env.update(
         {
