@@ -63,7 +63,10 @@ def test_refresh_publishes_and_reports_findings(refreshed: tuple[Path, Refresh])
     assert warehouse.exists()
     assert build_database(warehouse).exists()
     with duckdb.connect(str(warehouse), read_only=True) as published:
-        schemas = {row[0] for row in published.execute("select distinct table_schema from information_schema.tables")}
+        schemas = {
+            row[0]
+            for row in published.execute("select distinct table_schema from information_schema.tables").fetchall()
+        }
     # the published file holds what BI may read and nothing of the pipeline's own layers
     assert schemas <= {"marts", "audit", "findings"}, schemas
     report = warehouse.with_name("reconciliation_report.html")
