@@ -87,8 +87,9 @@ class Settings:
 
     @property
     def spill_dir(self) -> Path:
-        """DuckDB's temp_directory: where sorts and joins larger than ``memory_limit`` spill."""
-        return self._state(".spill")
+        """DuckDB's temp_directory: where sorts and joins larger than ``memory_limit`` spill
+        (DuckDB's default for the build database, ``<build database>.tmp``)."""
+        return self._state(".build.tmp")
 
     def duckdb_config(self) -> dict[str, Any]:
         """DuckDB settings of every connection a refresh opens on the build database."""
@@ -150,7 +151,6 @@ class Settings:
             "spark_dir": str(self.spark_warehouse_dir),
             "threads": self.threads,
             "memory_limit": self.memory_limit,
-            "temp_directory": str(self.spill_dir),
         }
         if build_database is not None:
             engine_vars["duckdb_path"] = str(build_database)
