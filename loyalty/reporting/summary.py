@@ -180,7 +180,8 @@ def render(
         lines += [
             "",
             f"Checks: {outcome['tests_passed']} passed, {outcome['tests_warned']} warned, "
-            f"{outcome['tests_failed']} failed ({outcome['unit_tests']} unit tests ran)",
+            f"{outcome['tests_failed']} failed"
+            + (f" ({outcome['unit_tests']} unit tests ran)" if outcome["unit_tests"] else ""),
         ]
         for label, key in (
             ("integrity FAILED", "integrity_failures"),
