@@ -35,7 +35,12 @@ stores as (
 
 -- new load batches, and earlier deliveries whose verdict they can change
 delivered as (
-    {{ deliveries_to_classify(source('commerce', 'orders'), ['order_id', 'updated_at'], reevaluate_prior, match_types={'updated_at': 'timestamp'}) }}
+    {{ deliveries_to_classify(
+        source('commerce', 'orders'),
+        ['order_id', 'updated_at'],
+        reevaluate_prior,
+        match_types={'updated_at': 'timestamp'}
+    ) }}
 ),
 
 parsed as {{ materialized_cte() }} (

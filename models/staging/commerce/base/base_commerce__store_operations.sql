@@ -24,7 +24,12 @@ stores as (
 
 -- new load batches, and earlier deliveries whose verdict they can change
 delivered as (
-    {{ deliveries_to_classify(source('commerce', 'store_operations'), ['store_id', 'business_date', 'metric'], reevaluate_prior, match_types={'business_date': 'date'}) }}
+    {{ deliveries_to_classify(
+        source('commerce', 'store_operations'),
+        ['store_id', 'business_date', 'metric'],
+        reevaluate_prior,
+        match_types={'business_date': 'date'}
+    ) }}
 ),
 
 parsed as {{ materialized_cte() }} (

@@ -23,7 +23,12 @@ stores as (
 
 -- new load batches, and earlier deliveries whose verdict they can change
 delivered as (
-    {{ deliveries_to_classify(source('commerce', 'store_targets'), ['store_id', 'period_month', 'metric'], reevaluate_prior, match_types={'period_month': 'date'}) }}
+    {{ deliveries_to_classify(
+        source('commerce', 'store_targets'),
+        ['store_id', 'period_month', 'metric'],
+        reevaluate_prior,
+        match_types={'period_month': 'date'}
+    ) }}
 ),
 
 parsed as {{ materialized_cte() }} (

@@ -24,7 +24,12 @@ members as (
 
 -- new load batches, and earlier deliveries whose verdict they can change
 delivered as (
-    {{ deliveries_to_classify(source('loyalty', 'balance_snapshots'), ['account_id', 'balance_type', 'currency', 'as_of'], reevaluate_prior, match_types={'as_of': 'timestamp'}) }}
+    {{ deliveries_to_classify(
+        source('loyalty', 'balance_snapshots'),
+        ['account_id', 'balance_type', 'currency', 'as_of'],
+        reevaluate_prior,
+        match_types={'as_of': 'timestamp'}
+    ) }}
 ),
 
 parsed as {{ materialized_cte() }} (
