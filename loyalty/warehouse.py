@@ -258,11 +258,7 @@ class PostgresWarehouse(Warehouse):
             for schema in PUBLISHED_SCHEMAS:
                 connection.execute(f'drop schema if exists "{schema}{BUILD_SUFFIX}" cascade')
             for schema, table in self.swapped_incremental_tables():
-                exists = connection.execute(
-                    "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
-                    [schema, table],
-                ).fetchone()[0]
-                if exists:
+                if _exists(connection, schema, table):
                     connection.execute(f'create schema if not exists "{schema}{BUILD_SUFFIX}"')
                     connection.execute(f'create table "{schema}{BUILD_SUFFIX}"."{table}" as table "{schema}"."{table}"')
             connection.commit()
@@ -311,11 +307,7 @@ class PostgresWarehouse(Warehouse):
                 raise RuntimeError(f"no build schema(s) {', '.join(missing)}{BUILD_SUFFIX}: nothing to publish")
             for table in CARRIED_OVER:
                 schema, name = table.split(".")
-                exists = connection.execute(
-                    "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
-                    [schema, name],
-                ).fetchone()[0]
-                if exists:
+                if _exists(connection, schema, name):
                     connection.execute(f'create table "{schema}{BUILD_SUFFIX}"."{name}" as table "{schema}"."{name}"')
             for schema, table in self.swapped_incremental_tables():
                 # BI never sees an undo log: these builds are final once published
@@ -324,11 +316,7 @@ class PostgresWarehouse(Warehouse):
             for schema, table in self.in_place_incremental_tables():
                 # incremental state kept in place moves into the schema that replaces its own
                 for name in (table, f"{table}__undo", f"{table}__undo_keys"):
-                    exists = connection.execute(
-                        "select count(*) from information_schema.tables where table_schema = %s and table_name = %s",
-                        [schema, name],
-                    ).fetchone()[0]
-                    if exists:
+                    if _exists(connection, schema, name):
                         connection.execute(f'create schema if not exists "{schema}{BUILD_SUFFIX}"')
                         connection.execute(f'alter table "{schema}"."{name}" set schema "{schema}{BUILD_SUFFIX}"')
                         built.add(f"{schema}{BUILD_SUFFIX}")
