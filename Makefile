@@ -12,7 +12,7 @@ export LOYALTY_WAREHOUSE ?= $(CURDIR)/warehouse/loyalty.duckdb
 DEMO_TRUTH := $(CURDIR)/demo/truth
 DEMO_ARGS ?= --accounts 2000 --months 30 --seed 42
 
-.PHONY: install demo data refresh test test-spark lint dbt-parse unit ui bench clean
+.PHONY: install demo data refresh test test-spark lint dbt-parse unit ui bench faults clean
 
 install: $(STAMP)
 
@@ -64,6 +64,11 @@ ui: $(STAMP)
 SCALE ?= 1M
 bench: $(STAMP)
 	$(BIN)/python -m tools.bench --scale $(SCALE) $(BENCH_ARGS)
+
+# The fault campaign (tools/faults, docs/reliability.md): bad input, re-delivery, determinism,
+# personal data, crashes on DuckDB and PostgreSQL; one table. FAULTS_ARGS e.g. --parts crashes --keep
+faults: $(STAMP)
+	$(BIN)/python -m tools.faults $(FAULTS_ARGS)
 
 clean:
 	rm -rf target logs demo warehouse .pytest_cache
