@@ -7,10 +7,13 @@ loader guarantees:
 * a file is identified by its content hash; a file whose (name, hash) was seen adds nothing,
   and the same bytes under another name are logged as a ``duplicate_file`` and add no rows;
 * one file is one transaction: its rows and its ``raw.load_log`` row commit together;
-* a file that cannot be read (truncated Parquet, wrong columns, bad CSV line, not UTF-8)
-  raises :class:`LoadError` naming the file and the problem; nothing of it is written.
+* a file that cannot be read (truncated Parquet, a missing or repeated column, bad CSV line,
+  not UTF-8) raises :class:`LoadError` naming the file and the problem; nothing of it is written.
   Files sorted before it are committed, files after it are left for the next load, so load
-  order (which decides which delivery of a key wins) is never changed by a failure.
+  order (which decides which delivery of a key wins) is never changed by a failure;
+* a file with columns the contract does not name (upstream added a field) loads: the extra
+  columns are ignored, named in ``raw.load_log.extra_columns`` and logged as a schema-drift
+  warning (``LoadReport.schema_drift``; the dbt test on ``stg_loader__load_log`` warns too).
 
 DuckDB's own Parquet reader does the Parquet work; CSV goes through Python's ``csv`` module
 because DuckDB's CSV reader cannot report source line numbers, and rejected rows must name them.
@@ -48,9 +51,16 @@ create table if not exists raw.load_log (
     load_id varchar not null,
     loaded_at timestamp not null,
     outcome varchar not null,
-    duplicate_of varchar
+    duplicate_of varchar,
+    extra_columns varchar
 )
 """
+# a load log written before schema drift was recorded (docs/landing.md#file-level-errors)
+LOAD_LOG_UPGRADE = "alter table raw.load_log add column if not exists extra_columns varchar"
+LOAD_LOG_COLUMNS = (
+    "file_sequence, source, source_file, file_size_bytes, content_hash, rows_delivered, load_id, loaded_at,"
+    " outcome, duplicate_of, extra_columns"
+)
 
 
 class LoadError(RuntimeError):
@@ -69,6 +79,7 @@ class LoadReport:
     load_id: str
     loaded: list[tuple[str, int]] = field(default_factory=list)  # (file, rows)
     duplicate_files: list[tuple[str, str]] = field(default_factory=list)  # (file, copy of)
+    schema_drift: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (file, extra columns)
     already_loaded: int = 0
     ignored: list[str] = field(default_factory=list)
 
@@ -103,6 +114,18 @@ def content_hash(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def extra_columns(file: LandingFile) -> tuple[str, ...]:
+    """The columns of a landing file that its source does not name (schema drift), in file
+    order; () when it has none. Raises LoadError as the loader would for an unreadable file."""
+    if file.path.suffix.lower() == ".parquet":
+        with duckdb.connect() as connection:
+            actual = [name for name in _text_rows(connection, file).columns if name != "file_row_number"]
+    else:
+        actual = _csv_header(file)
+        _check_columns(file, actual)
+    return tuple(name for name in actual if name not in file.source.columns)
 
 
 def _csv_header(file: LandingFile) -> list[str]:
@@ -170,6 +193,11 @@ def read_csv_as_text(file: LandingFile) -> pa.Table:
 
 
 def _check_columns(file: LandingFile, actual: list[str]) -> None:
+    """Raise LoadError naming the file when a contract column is missing or a column repeats
+    (docs/landing.md#file-level-errors); the message then also names the columns the contract
+    does not know (a file of another source, delivered into the wrong folder, says so). A column
+    the contract does not name beside all of its columns is schema drift, not an error
+    (``extra_columns``)."""
     expected = file.source.columns
     missing = [name for name in expected if name not in actual]
     unexpected = [name for name in actual if name not in expected]
@@ -177,8 +205,8 @@ def _check_columns(file: LandingFile, actual: list[str]) -> None:
     problems = []
     if missing:
         problems.append(f"missing column(s) {', '.join(missing)}")
-    if unexpected:
-        problems.append(f"unexpected column(s) {', '.join(unexpected)}")
+        if unexpected:
+            problems.append(f"unexpected column(s) {', '.join(unexpected)}")
     if duplicated:
         problems.append(f"repeated column(s) {', '.join(duplicated)}")
     if problems:
@@ -199,6 +227,7 @@ class RawStore:
         self._exec("set TimeZone = 'UTC'")
         self._exec("create schema if not exists raw")
         self._exec(LOAD_LOG_DDL)
+        self._exec(LOAD_LOG_UPGRADE)
         for source in SOURCES.values():
             columns = ", ".join(f'"{name}" varchar' for name in source.columns)
             self._exec(
@@ -235,13 +264,21 @@ class RawStore:
         row = self._one("select coalesce(max(file_sequence), 0) + 1 from raw.load_log")
         return int(row[0]) if row else 1
 
-    def write_file(self, file: LandingFile, digest: str, size: int, load_id: str, loaded_at: datetime) -> int:
+    def write_file(
+        self,
+        file: LandingFile,
+        digest: str,
+        size: int,
+        load_id: str,
+        loaded_at: datetime,
+        extra: tuple[str, ...] = (),
+    ) -> int:
         sequence = self.next_sequence()
         self._exec("begin transaction")
         try:
             self._insert_rows(file, sequence, load_id, loaded_at)
             rows = self._count(file.source.name, file.relative_path, sequence)
-            self._log(sequence, file, size, digest, rows, load_id, loaded_at, "loaded", None)
+            self._log(sequence, file, size, digest, rows, load_id, loaded_at, "loaded", None, extra)
             self._exec("commit")
         except BaseException:
             self._exec("rollback")
@@ -276,9 +313,9 @@ class RawStore:
         )
         return int(row[0]) if row else 0
 
-    def _log(self, sequence, file, size, digest, rows, load_id, loaded_at, outcome, duplicate_of) -> None:
+    def _log(self, sequence, file, size, digest, rows, load_id, loaded_at, outcome, duplicate_of, extra=()) -> None:
         self._exec(
-            "insert into raw.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"insert into raw.load_log ({LOAD_LOG_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 sequence,
                 file.source.name,
@@ -290,6 +327,7 @@ class RawStore:
                 loaded_at,
                 outcome,
                 duplicate_of,
+                ", ".join(extra) or None,
             ],
         )
 
@@ -391,9 +429,17 @@ def load_landing(connection, landing_dir: Path) -> LoadReport:
             report.duplicate_files.append((file.relative_path, copy_of))
             log.info("%s is a copy of %s: nothing loaded", file.relative_path, copy_of)
             continue
-        rows = store.write_file(file, digest, size, report.load_id, loaded_at)
+        extra = extra_columns(file)
+        rows = store.write_file(file, digest, size, report.load_id, loaded_at, extra)
         report.loaded.append((file.relative_path, rows))
         log.info("loaded %s: %d rows", file.relative_path, rows)
+        if extra:
+            report.schema_drift.append((file.relative_path, extra))
+            log.warning(
+                "schema drift: %s has column(s) the contract does not name, ignored: %s",
+                file.relative_path,
+                ", ".join(extra),
+            )
     report.already_loaded = len(files) - new
     for path in ignored:
         log.warning("ignored %s: not a landing file (expected <source>/<name>.parquet|.csv)", path)

@@ -81,6 +81,51 @@
     end
 {%- endmacro %}
 
-{% macro is_iso_currency(column) -%}
-    {{ regex_full_match(column, '[A-Z]{3}') }}
+{#- The ISO 4217 codes the landing zone accepts (seed iso_4217_currencies,
+    docs/landing.md#timestamps-money-and-points). A base model left-joins it once
+    (`left join {{ iso_currencies() }} as currencies on parsed.currency = currencies.currency_code`)
+    and rejects a row whose currency found no code as unknown_enum: one hash join of ~180 rows,
+    cheap on every engine (Spark allows no IN-subquery inside a CASE). -#}
+{% macro iso_currencies() -%}
+    (select currency_code from {{ ref('iso_4217_currencies') }})
+{%- endmacro %}
+
+{#- The latest moment a row loaded at `loaded_at` may carry (docs/landing.md#rejection-reasons,
+    future_timestamp): its load time plus the dbt var future_timestamp_tolerance_days (default
+    3653, ten years: generated test data is dated after the wall clock). A later timestamp is
+    rejected as future_timestamp, so that a row dated 9999 cannot move the warehouse's as-of. -#}
+{% macro future_timestamp_limit(loaded_at) -%}
+    {%- set days = var('future_timestamp_tolerance_days', 3653) | int -%}
+    {{ return(adapter.dispatch('future_timestamp_limit', 'loyalty')(loaded_at, days)) }}
+{%- endmacro %}
+
+{% macro default__future_timestamp_limit(loaded_at, days) -%}
+    ({{ loaded_at }} + interval '{{ days }} days')
+{%- endmacro %}
+
+{% macro postgres__future_timestamp_limit(loaded_at, days) -%}
+    ({{ loaded_at }} + make_interval(days => {{ days }}))
+{%- endmacro %}
+
+{% macro spark__future_timestamp_limit(loaded_at, days) -%}
+    timestampadd(day, {{ days }}, {{ loaded_at }})
+{%- endmacro %}
+
+{#- The future_timestamp check of a base model: [condition, reason, detail] for its timestamp
+    columns (docs/landing.md#rejection-reasons). -#}
+{% macro future_timestamp_check(relation, columns) -%}
+    {%- set limit = future_timestamp_limit(relation ~ '._loaded_at') -%}
+    {%- set conditions = [] -%}
+    {%- set details = [] -%}
+    {%- for column in columns -%}
+        {%- do conditions.append(relation ~ '.' ~ column ~ ' > ' ~ limit) -%}
+        {%- do details.append("when " ~ relation ~ "." ~ column ~ " > " ~ limit ~ " then '" ~ column ~ " ' || "
+            ~ relation ~ ".raw_" ~ column) -%}
+    {%- endfor -%}
+    {%- set detail -%}
+        case {{ details | join(' ') }} end
+        || ' is later than the file''s load time plus '
+        || '{{ var("future_timestamp_tolerance_days", 3653) | int }} days (future_timestamp_tolerance_days)'
+    {%- endset -%}
+    {{ return([conditions | join(' or '), 'future_timestamp', detail]) }}
 {%- endmacro %}

@@ -18,7 +18,8 @@ final as (
         load_id,
         loaded_at,
         outcome,
-        duplicate_of
+        duplicate_of,
+        extra_columns
     from load_log
 )
 

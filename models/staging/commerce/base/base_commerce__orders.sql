@@ -69,15 +69,18 @@ checked as (
             ["parsed.updated_at is null", "unparseable_timestamp", "'updated_at ''' || parsed.raw_updated_at || ''' is not an ISO 8601 timestamp'"],
             ["parsed.channel is null or parsed.channel not in ('store', 'online')", "unknown_enum", "'channel ''' || coalesce(parsed.raw_channel, '') || ''' is not one of store, online'"],
             ["parsed.status is null or parsed.status not in ('placed', 'completed', 'cancelled', 'returned')", "unknown_enum", "'status ''' || coalesce(parsed.raw_status, '') || ''' is not one of placed, completed, cancelled, returned'"],
-            ["parsed.currency is null or not " ~ is_iso_currency('parsed.currency'), "unknown_enum", "'currency ''' || coalesce(parsed.raw_currency, '') || ''' is not an ISO 4217 code'"],
+            ["parsed.currency is null or currencies.currency_code is null", "unknown_enum", "'currency ''' || coalesce(parsed.raw_currency, '') || ''' is not an ISO 4217 code'"],
             ["parsed.net_amount < 0", "wrong_sign", "'net_amount ' || parsed.raw_net_amount || ' is negative'"],
             ["parsed.updated_at < parsed.ordered_at", "recorded_before_occurred", "'updated_at ' || parsed.raw_updated_at || ' is before ordered_at ' || parsed.raw_ordered_at"],
+            future_timestamp_check('parsed', ['ordered_at', 'updated_at']),
             ["parsed.account_id is not null and members.account_id is null", "unknown_account", "'account ' || parsed.account_id || ' is not a staged member'"],
             ["stores.store_id is null", "unknown_store", "'store ' || parsed.store_id || ' is not a staged store'"],
         ] %}
         {{ first_failed_check(checks, 'reason') }} as rejection_reason,
         {{ first_failed_check(checks, 'detail') }} as rejection_detail
     from parsed
+    left join {{ iso_currencies() }} as currencies
+        on parsed.currency = currencies.currency_code
     left join members
         on parsed.account_id = members.account_id
     left join stores

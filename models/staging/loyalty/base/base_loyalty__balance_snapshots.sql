@@ -55,12 +55,15 @@ checked as (
             ["parsed.as_of is null", "unparseable_timestamp", "'as_of ''' || parsed.raw_as_of || ''' is not an ISO 8601 timestamp'"],
             ["parsed.balance_type not in ('points', 'wallet')", "unknown_enum", "'balance_type ''' || parsed.raw_balance_type || ''' is not one of points, wallet'"],
             ["parsed.balance_type = 'points' and parsed.currency is not null", "unknown_enum", "'a points snapshot has no currency, got ''' || parsed.currency || ''''"],
-            ["parsed.balance_type = 'wallet' and not " ~ is_iso_currency('parsed.currency'), "unknown_enum", "'currency ''' || parsed.currency || ''' is not an ISO 4217 code'"],
+            ["parsed.balance_type = 'wallet' and currencies.currency_code is null", "unknown_enum", "'currency ''' || parsed.currency || ''' is not an ISO 4217 code'"],
+            future_timestamp_check('parsed', ['as_of']),
             ["members.account_id is null", "unknown_account", "'account ' || parsed.account_id || ' is not a staged member'"],
         ] %}
         {{ first_failed_check(checks, 'reason') }} as rejection_reason,
         {{ first_failed_check(checks, 'detail') }} as rejection_detail
     from parsed
+    left join {{ iso_currencies() }} as currencies
+        on parsed.currency = currencies.currency_code
     left join members
         on parsed.account_id = members.account_id
 ),

@@ -93,6 +93,7 @@ checked as (
             ["(parsed.event_type = 'earn' and parsed.points <= 0) or (parsed.event_type in ('redeem', 'expire') and parsed.points >= 0) or parsed.points = 0", "wrong_sign", "parsed.event_type || ' with ' || parsed.raw_points || ' points: earn must be > 0, redeem and expire < 0, no event of 0 points'"],
             ["parsed.event_type = 'reverse' and (reversed_events.min_points > 0 and parsed.points > 0 or reversed_events.max_points < 0 and parsed.points < 0)", "wrong_sign", "'reverse of ' || parsed.raw_points || ' points has the sign of the event it reverses (' || parsed.reverses_event_id || ')'"],
             ["parsed.recorded_at < parsed.occurred_at", "recorded_before_occurred", "'recorded_at ' || parsed.raw_recorded_at || ' is before occurred_at ' || parsed.raw_occurred_at"],
+            future_timestamp_check('parsed', ['occurred_at', 'recorded_at']),
             ["members.account_id is null", "unknown_account", "'account ' || parsed.account_id || ' is not a staged member'"],
         ] %}
         {{ first_failed_check(checks, 'reason') }} as rejection_reason,

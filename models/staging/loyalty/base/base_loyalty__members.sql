@@ -48,6 +48,7 @@ checked as (
             ["parsed.raw_enrolled_at is null", "missing_value", "'enrolled_at is empty'"],
             ["parsed.enrolled_at is null", "unparseable_timestamp", "'enrolled_at ''' || parsed.raw_enrolled_at || ''' is not an ISO 8601 timestamp'"],
             ["parsed.status is null or parsed.status not in ('active', 'closed')", "unknown_enum", "'status ''' || coalesce(parsed.raw_status, '') || ''' is not one of active, closed'"],
+            future_timestamp_check('parsed', ['enrolled_at']),
             ["parsed.home_store_id is not null and stores.store_id is null", "unknown_store", "'home_store_id ' || parsed.home_store_id || ' is not a staged store'"],
         ] %}
         {{ first_failed_check(checks, 'reason') }} as rejection_reason,

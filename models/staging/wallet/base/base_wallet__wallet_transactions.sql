@@ -56,14 +56,17 @@ checked as (
             ["parsed.occurred_at is null", "unparseable_timestamp", "'occurred_at ''' || parsed.raw_occurred_at || ''' is not an ISO 8601 timestamp'"],
             ["parsed.recorded_at is null", "unparseable_timestamp", "'recorded_at ''' || parsed.raw_recorded_at || ''' is not an ISO 8601 timestamp'"],
             ["parsed.txn_type is null or parsed.txn_type not in ('top_up', 'spend', 'refund', 'cashback', 'adjust')", "unknown_enum", "'txn_type ''' || coalesce(parsed.raw_txn_type, '') || ''' is not one of top_up, spend, refund, cashback, adjust'"],
-            ["parsed.currency is null or not " ~ is_iso_currency('parsed.currency'), "unknown_enum", "'currency ''' || coalesce(parsed.raw_currency, '') || ''' is not an ISO 4217 code'"],
+            ["parsed.currency is null or currencies.currency_code is null", "unknown_enum", "'currency ''' || coalesce(parsed.raw_currency, '') || ''' is not an ISO 4217 code'"],
             ["(parsed.txn_type in ('top_up', 'refund', 'cashback') and parsed.amount <= 0) or (parsed.txn_type = 'spend' and parsed.amount >= 0) or parsed.amount = 0", "wrong_sign", "parsed.txn_type || ' of ' || parsed.raw_amount || ': top_up, refund and cashback must be > 0, spend < 0, nothing of 0'"],
             ["parsed.recorded_at < parsed.occurred_at", "recorded_before_occurred", "'recorded_at ' || parsed.raw_recorded_at || ' is before occurred_at ' || parsed.raw_occurred_at"],
+            future_timestamp_check('parsed', ['occurred_at', 'recorded_at']),
             ["members.account_id is null", "unknown_account", "'account ' || parsed.account_id || ' is not a staged member'"],
         ] %}
         {{ first_failed_check(checks, 'reason') }} as rejection_reason,
         {{ first_failed_check(checks, 'detail') }} as rejection_detail
     from parsed
+    left join {{ iso_currencies() }} as currencies
+        on parsed.currency = currencies.currency_code
     left join members
         on parsed.account_id = members.account_id
 ),
