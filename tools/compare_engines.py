@@ -91,10 +91,14 @@ def _marts(connection) -> set[str]:
     return {name for (name,) in rows}
 
 
+def normalised_rows(rows: list[tuple]) -> Counter:
+    """A multiset of rows with every value normalised (``_normalise``), as compared."""
+    return Counter(tuple(_normalise(value) for value in row) for row in rows)
+
+
 def mart_rows(connection, mart: str, columns: list[str]) -> Counter:
     selected = ", ".join(f'"{name}"' for name in columns)
-    rows = connection.execute(f'select {selected} from marts."{mart}"').fetchall()
-    return Counter(tuple(_normalise(value) for value in row) for row in rows)
+    return normalised_rows(connection.execute(f'select {selected} from marts."{mart}"').fetchall())
 
 
 def checksum(rows: Counter) -> str:

@@ -142,6 +142,15 @@ def _csv_header(file: LandingFile) -> list[str]:
     return [name.strip().lstrip("\ufeff") for name in header]
 
 
+def _count_quotes(path: Path) -> int:
+    """How many double quotes the file holds: standard CSV quoting always pairs them."""
+    count = 0
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            count += chunk.count(b'"')
+    return count
+
+
 def _first_short_or_long_line(file: LandingFile, expected: int) -> tuple[int | str, int]:
     """(line number, fields) of the first CSV record whose field count differs from the header's."""
     with file.path.open(newline="", encoding="utf-8") as handle:
@@ -156,9 +165,15 @@ def read_csv_as_text(file: LandingFile) -> pa.Table:
     """Read a landing CSV (UTF-8, header, comma) into a table of text columns (empty = null)
     plus ``file_row_number`` (0-based), with pyarrow's multi-threaded CSV reader. Raises
     LoadError naming the file: wrong columns, a line with the wrong number of fields (its line
-    number), not UTF-8, malformed quoting."""
+    number), not UTF-8, malformed quoting (an unclosed quote)."""
     header = _csv_header(file)
     _check_columns(file, header)
+    if _count_quotes(file.path) % 2:
+        # pyarrow would read an unclosed quote to the end of the file, swallowing the lines
+        # after it into one field: rows would vanish without an error
+        raise LoadError(
+            f"{file.relative_path}: malformed CSV (a quoted field is not closed: the file has an odd number of '\"')"
+        )
     bad_lines: list[tuple[int | None, int, int]] = []
 
     def invalid_row(row) -> str:
