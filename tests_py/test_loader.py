@@ -103,8 +103,13 @@ def test_parquet_values_land_as_text(tmp_path: Path, connection) -> None:
         (HEADER.replace("points", "pts") + ROWS[0], "wrong columns.*missing column\\(s\\) points.*unexpected.*pts"),
         (HEADER + ROWS[0] + "E3,A1,earn\n", "line 3 has 3 fields"),
         ("", "empty"),
+        (
+            HEADER + ROWS[0] + 'E3,A1,earn,5,2024-02-01T12:00:00Z,2024-02-01T12:00:05Z,,,"pos\n' + ROWS[1],
+            "a quoted field is not closed",
+        ),
+        (HEADER.rstrip("\n") + ",points\n" + ROWS[0].rstrip("\n") + ",1\n", "repeated column\\(s\\) points"),
     ],
-    ids=["wrong-columns", "short-line", "empty-file"],
+    ids=["wrong-columns", "short-line", "empty-file", "unclosed-quote", "repeated-column"],
 )
 def test_unreadable_csv_names_the_file_and_loads_nothing_of_it(
     tmp_path: Path, connection, content: str, message: str
@@ -119,6 +124,21 @@ def test_unreadable_csv_names_the_file_and_loads_nothing_of_it(
     assert raw_rows(connection) == 2
     files = connection.execute("select source_file from raw.load_log").fetchall()
     assert files == [("ledger_events/a-good.csv",)]
+
+
+def test_extra_columns_load_with_a_schema_drift_warning(tmp_path: Path, connection, caplog) -> None:
+    """docs/landing.md#file-level-errors: the extra column is ignored and named in the load log."""
+    write_csv(tmp_path, "a.csv", [row.rstrip("\n") + ",gold\n" for row in ROWS], header=HEADER.rstrip("\n") + ",tier\n")
+    columns = SOURCES["ledger_events"].columns
+    table = pa.table({name: pa.array(["E7" if name == "event_id" else "1"]) for name in columns} | {"x": pa.array([1])})
+    pq.write_table(table, tmp_path / "ledger_events" / "b.parquet")
+    with caplog.at_level("WARNING"):
+        report = load_landing(connection, tmp_path)
+    assert report.schema_drift == [("ledger_events/a.csv", ("tier",)), ("ledger_events/b.parquet", ("x",))]
+    assert "schema drift: ledger_events/a.csv" in caplog.text
+    assert raw_rows(connection) == 3
+    logged = connection.execute("select source_file, extra_columns from raw.load_log order by file_sequence").fetchall()
+    assert logged == [("ledger_events/a.csv", "tier"), ("ledger_events/b.parquet", "x")]
 
 
 def test_not_utf8_is_a_named_error(tmp_path: Path, connection) -> None:
