@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import random
 import shutil
 import time
@@ -96,7 +95,8 @@ def template(templates: Rows, source: str) -> Row:
 
 def fresh(source: str, row: Row, tag: str) -> Row:
     """``row`` under a key no clean row has (``tag`` makes it unique), payload unchanged
-    except the key."""
+    except the key: an id ``FLT-<tag>``, a metric ``flt_<tag>``, or for a snapshot an as_of at
+    23:mm:ss of its day (mm:ss from the tag)."""
     row = dict(row)
     if source in ("store_operations", "store_targets"):
         row["metric"] = f"flt_{tag}"
@@ -191,7 +191,7 @@ def staged_text(source: str, mutate: Callable[[Row], Row], values: dict[str, str
     return builder
 
 
-def raw_csv(source: str, render: Callable[[str], bytes], rows_expected: int, values: dict | None = None) -> Callable:
+def raw_csv(source: str, render: Callable[[str], bytes], rows_expected: int) -> Callable:
     """A builder for a CSV formatting kind: ``render`` turns the clean CSV text of
     [valid, valid] rows into the file's bytes (BOM, CRLF, ...). ``rows_expected`` rows must be
     staged, the first and last as the template."""
@@ -205,7 +205,7 @@ def raw_csv(source: str, render: Callable[[str], bytes], rows_expected: int, val
         path.write_bytes(render(_csv_text(SOURCES[source].columns, rows)))
         key = row_key(source, base)
         expected = {number: ("staged", key) for number in range(1, rows_expected + 1)}
-        return Written(relative, expected, values or {})
+        return Written(relative, expected)
 
     return builder
 
@@ -256,8 +256,10 @@ def _typed_timestamps(rows: list[Row]) -> pa.Table:
     return table.set_column(table.column_names.index("points"), "points", points)
 
 
-# Refused kinds: (file name, bytes) written after a good file and before another.
 def refused(source: str, suffix: str, content: Callable[[Rows], bytes]) -> Callable:
+    """A builder for a refused kind: writes ``content(templates)`` as ``<source>/b_<tag>.<suffix>``,
+    which ``run_refused_kind`` puts between a good file (``a_good.csv``) and a later one."""
+
     def builder(landing: Path, templates: Rows, tag: str, *, kind: Kind) -> Written:
         relative = f"{source}/b_{tag}.{suffix}"
         (landing / source).mkdir(parents=True, exist_ok=True)
@@ -1121,6 +1123,20 @@ def mart_checksums(connection) -> dict[str, tuple[int, str]]:
     return result
 
 
+def _register_profiles() -> None:
+    from hypothesis import HealthCheck, settings
+
+    common = {"deadline": None, "database": None, "suppress_health_check": list(HealthCheck)}
+    settings.register_profile(BOUNDED_PROFILE, max_examples=2, derandomize=True, **common)
+    settings.register_profile(FULL_PROFILE, max_examples=8, derandomize=False, **common)
+
+
+# hypothesis profiles: bounded for `make test` (2 examples, derandomized: the same examples on
+# every run), full for `make faults` (8 examples, fresh randomness)
+BOUNDED_PROFILE, FULL_PROFILE = "faults-bad-input-bounded", "faults-bad-input-full"
+_register_profiles()
+
+
 def mixable() -> list[Kind]:
     """The catalogue's kinds whose bad row can be mixed into any delivery (fresh key, rejected)."""
     return [kind for kind in CATALOGUE if kind.mix is not None]
@@ -1130,7 +1146,7 @@ def property_campaign(workdir: Path, prepared: Prepared, *, full: bool) -> list[
     """Hypothesis mixes bad rows of every mixable kind into the clean rows, split into random
     files and batches, and checks conservation, each clean row staged exactly once, and the
     marts of a clean one-batch delivery (tests_py/test_faults_bad_input.py states the choices)."""
-    from hypothesis import HealthCheck, given, settings
+    from hypothesis import given, settings
     from hypothesis import strategies as st
 
     started = time.perf_counter()
@@ -1143,13 +1159,7 @@ def property_campaign(workdir: Path, prepared: Prepared, *, full: bool) -> list[
     results: list[Result] = []
     counter = {"n": 0}
 
-    @settings(
-        max_examples=8 if full else 2,
-        deadline=None,
-        derandomize=not full,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
+    @settings(settings.get_profile(FULL_PROFILE if full else BOUNDED_PROFILE))
     @given(
         batches=st.integers(1, 3 if full else 2),
         chosen=st.lists(st.sampled_from(kinds), min_size=1, max_size=len(kinds), unique_by=lambda k: k.name),
@@ -1285,10 +1295,3 @@ def catalogue_table() -> list[dict[str, str]]:
         {"kind": kind.name, "example": kind.example, "outcome": kind.outcome, "reason": kind.reason or "—"}
         for kind in CATALOGUE
     ]
-
-
-if __name__ == "__main__":  # python -m tools.faults.bad_input WORKDIR [--full]
-    import sys
-
-    for result in campaign(Path(sys.argv[1]), full="--full" in sys.argv):
-        print(json.dumps({**result.__dict__, "mismatches": result.mismatches[:5]}, default=str)[:400])
