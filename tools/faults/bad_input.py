@@ -1000,6 +1000,11 @@ def run_row_kinds(workdir: Path, prepared: Prepared) -> list[Result]:
                 f == written[kind.name].file for f, _ in report.schema_drift
             ):
                 problems.append(f"{written[kind.name].file}: the loader reported no schema drift")
+            if kind.reason == "future_timestamp":
+                # the point of the reason: a far-future row does not move the warehouse's as-of
+                (as_of,) = connection.execute("select as_of from marts.rpt_warehouse_as_of").fetchone()
+                if as_of.year >= 2100:
+                    problems.append(f"the warehouse's as-of moved to {as_of}")
             delivered, staged, rejected, duplicates = counts.get(written[kind.name].file, (0, 0, 0, 0))
             results.append(
                 Result(
