@@ -11,13 +11,14 @@ import duckdb
 import pytest
 
 from tools.faults import determinism, personal_data, redelivery
-from tools.faults.workspace import reference
+from tools.faults.workspace import reference, shared_folder
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def campaign_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `python -m tools.faults` makes: one folder, a work folder per part inside."""
     return tmp_path_factory.mktemp("faults-order")
 
 
@@ -29,7 +30,8 @@ def report(results) -> str:
     )
 
 
-def test_redelivery_and_order_give_the_marts_of_one_clean_delivery(workdir: Path) -> None:
+def test_redelivery_and_order_give_the_marts_of_one_clean_delivery(campaign_folder: Path) -> None:
+    workdir = campaign_folder / "redelivery"
     results = redelivery.campaign(workdir, full=False)
     print("\n" + report(results))
     assert [r.what.split(" (")[0] for r in results[1:]] == [s.what for s in redelivery.scenarios(*_folders(workdir))]
@@ -44,24 +46,26 @@ def test_redelivery_and_order_give_the_marts_of_one_clean_delivery(workdir: Path
 
 
 def _folders(workdir: Path) -> tuple[Path, Path]:
-    return workdir / "landing", workdir / "truth"
+    shared = shared_folder(workdir, full=False)
+    return shared / "landing", shared / "truth"
 
 
-def test_one_or_two_threads_give_the_same_marts(workdir: Path) -> None:
-    results = determinism.campaign(workdir, full=False)
+def test_one_or_two_threads_give_the_same_marts(campaign_folder: Path) -> None:
+    results = determinism.campaign(campaign_folder / "determinism", full=False)
     print("\n" + report(results))
     assert [r.part for r in results] == ["determinism"]
     assert not results[0].mismatches and results[0].survived == 1
 
 
-def test_no_member_email_in_the_published_file_alerts_logs_or_report(workdir: Path, tmp_path: Path) -> None:
+def test_no_member_email_in_the_published_file_alerts_logs_or_report(campaign_folder: Path, tmp_path: Path) -> None:
+    workdir = campaign_folder / "personal_data"
     results = personal_data.campaign(workdir, full=False)
     print("\n" + report(results))
     assert not [line for r in results for line in r.mismatches], report(results)
 
     # the scan finds an email planted in any table (here a number-free mart column) and log
     warehouse, _ = reference(workdir, full=False)
-    emails = personal_data.delivered_emails(workdir / "landing")
+    emails = personal_data.delivered_emails(_folders(workdir)[0])
     email = sorted(emails)[0]
     copy = tmp_path / "copy" / warehouse.name
     copy.parent.mkdir()

@@ -118,16 +118,19 @@ def scan(warehouse: Path, landing: Path) -> Result:
 
 
 def campaign(workdir: Path, *, full: bool) -> list[Result]:
-    """Scan the clean reference warehouse of ``workdir`` (made if missing, tools.faults.workspace)
-    and, in full mode, every other DuckDB warehouse the campaign left there (determinism and
-    re-delivery runs), each against the emails its landing folder delivered.
+    """Scan the shared clean reference warehouse (made if missing, tools.faults.workspace) and,
+    in full mode, the other DuckDB warehouses the determinism and re-delivery parts left beside
+    ``workdir`` (the one-thread run; each re-delivery scenario's warehouse against its own
+    landing folder, re-deliveries included).
 
     Returns one Result per warehouse; raises CampaignError when the reference cannot be made."""
     landing, _ = clean_landing(workdir, full=full)
     warehouse, _ = reference(workdir, full=full)
     results = [scan(warehouse, landing)]
     if full:
-        for other in sorted(workdir.glob("*/loyalty.duckdb")):
-            if other != warehouse:
-                results.append(scan(other, landing))
+        campaign_folder = workdir.parent
+        for other in sorted(campaign_folder.glob("*/threads-1/loyalty.duckdb")):
+            results.append(scan(other, landing))
+        for other in sorted(campaign_folder.glob("*/redelivery-*/warehouse/loyalty.duckdb")):
+            results.append(scan(other, other.parent.parent / "landing"))
     return results

@@ -2,11 +2,12 @@
 (docs/reliability.md): one generated landing folder per work folder, refreshes through the real
 command (a subprocess, as a scheduler runs it), mart checksums and the row accounting.
 
-The work folder keeps what it made between parts: ``landing/`` (the clean delivery, generated
-once and completed with the re-delivery scenarios' extra files, see ``tools.faults.redelivery``)
-and ``reference/`` (that folder refreshed once on DuckDB with ``LOYALTY_THREADS=2``). The
-determinism part's two-thread DuckDB run *is* the reference: the parts run in any order and
-whichever comes first makes it.
+The campaign runner (tools/faults/__main__.py) gives each part a work folder
+``<campaign folder>/<part>``; these three parts share ``<campaign folder>/order-reference-<mode>``
+(``shared_folder``): ``landing/`` (the clean delivery, generated once and completed with the
+re-delivery scenarios' extra files, see ``tools.faults.redelivery``) and ``reference/`` (that
+folder refreshed once on DuckDB with ``LOYALTY_THREADS=2``). The determinism part's two-thread
+DuckDB run *is* the reference: the parts run in any order and whichever comes first makes it.
 """
 
 from __future__ import annotations
@@ -103,14 +104,23 @@ def generate(landing: Path, truth: Path, *, full: bool) -> None:
         raise CampaignError(f"tools.sample_data failed: {completed.stderr.strip()}")
 
 
+def shared_folder(workdir: Path, *, full: bool) -> Path:
+    """The folder the re-delivery, determinism and personal-data parts share: beside their work
+    folders (``workdir`` is ``<campaign folder>/<part>``), one per mode."""
+    return workdir.parent / f"order-reference-{'full' if full else 'bounded'}"
+
+
 def clean_landing(workdir: Path, *, full: bool) -> tuple[Path, Path]:
-    """The work folder's clean landing folder and its truth, generated on first use and
-    completed with the re-delivery scenarios' extra files (late orders of a published month,
-    dimension updates), so that one clean delivery of it is the reference of every part."""
+    """The shared clean landing folder and its truth, generated on first use and completed with
+    the re-delivery scenarios' extra files (late orders of a published month, dimension
+    updates), so that one clean delivery of it is the reference of every part. Raises
+    CampaignError when the generator fails."""
     from tools.faults import redelivery
 
-    landing, truth = workdir / "landing", workdir / "truth"
-    marker = workdir / "landing.ready"
+    shared = shared_folder(workdir, full=full)
+    shared.mkdir(parents=True, exist_ok=True)
+    landing, truth = shared / "landing", shared / "truth"
+    marker = shared / "landing.ready"
     if not marker.exists():
         for folder in (landing, truth):
             shutil.rmtree(folder, ignore_errors=True)
@@ -125,8 +135,9 @@ def reference(workdir: Path, *, full: bool) -> tuple[Path, Refresh | None]:
     with ``LOYALTY_THREADS=2``, made on first use; the Refresh is None when an earlier part made
     it. Raises CampaignError when the refresh does not publish."""
     landing, _ = clean_landing(workdir, full=full)
-    warehouse = workdir / "reference" / "loyalty.duckdb"
-    marker = workdir / "reference.ready"
+    shared = shared_folder(workdir, full=full)
+    warehouse = shared / "reference" / "loyalty.duckdb"
+    marker = shared / "reference.ready"
     if marker.exists():
         return warehouse, None
     shutil.rmtree(warehouse.parent, ignore_errors=True)
