@@ -36,7 +36,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -134,7 +134,22 @@ def _eligible_open_stores(landing: Path, truth: Path, month: date) -> list[str]:
             if row["period_month"] == month.isoformat() and row["eligible"] == "true"
         )
     stores = _current_rows(landing, "stores", "store_id")
-    return [store for store in eligible if store in stores and not stores[store]["closed_on"]]
+    untouched = _untouched_keys(truth, "stores")
+    return [store for store in eligible if store in stores and not stores[store]["closed_on"] and store in untouched]
+
+
+def _untouched_keys(truth: Path, source: str) -> set[str]:
+    """Keys of a dimension the generator delivered once, valid and unchanged (not in its
+    rejected rows nor in its dimension changes): their current row is their only row."""
+    keys_file = {"stores": "stores.csv", "members": "members.csv"}[source]
+    key = {"stores": "store_id", "members": "account_id"}[source]
+    with (truth / keys_file).open(newline="", encoding="utf-8") as handle:
+        keys = {row[key] for row in csv.DictReader(handle) if row["expected_versions"] == "1"}
+    touched = set()
+    for name in ("rejected_rows.csv", "dimension_changes.csv"):
+        with (truth / name).open(newline="", encoding="utf-8") as handle:
+            touched |= {row["row_key"] for row in csv.DictReader(handle) if row["source"] == source}
+    return keys - touched
 
 
 def write_extras(landing: Path, truth: Path) -> None:
@@ -175,7 +190,12 @@ def write_extras(landing: Path, truth: Path) -> None:
     members = _current_rows(landing, "members", "account_id")
     with (truth / "members.csv").open(newline="", encoding="utf-8") as handle:
         active = sorted(row["account_id"] for row in csv.DictReader(handle) if row["expected_status"] == "active")
-    account = next(account for account in active if account in members and members[account]["status"] == "active")
+    untouched = _untouched_keys(truth, "members")
+    account = next(
+        account
+        for account in active
+        if account in members and members[account]["status"] == "active" and account in untouched
+    )
     member = members[account]
     _write_csv(
         landing / MEMBER_CLOSING,
@@ -184,26 +204,45 @@ def write_extras(landing: Path, truth: Path) -> None:
     )
 
 
-def _key_overlapping_files(landing: Path, source: str) -> set[str]:
-    """The files of a source that share a key with another file of it."""
-    seen: dict[tuple, set[str]] = {}
+def _key_value(text: str) -> str:
+    """A key value comparable across formats: a timestamp (Parquet-typed or ISO text with any
+    offset) as UTC, anything else trimmed."""
+    text = text.strip()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat()
+
+
+def _first_deliveries_of_conflicts(landing: Path, source: str) -> set[str]:
+    """The files of a source that hold the first delivery (load order: name) of a key another
+    file delivers again with a different payload. Such a file must not arrive late: for a fact
+    the first delivery wins, so the later file would win instead. A file that only repeats keys
+    first delivered elsewhere (or repeats them exactly) may."""
+    payloads: dict[tuple, set[tuple]] = {}
+    files: dict[tuple, list[str]] = {}
     for path in sorted((landing / source).iterdir()):
-        name = f"{source}/{path.name}"
         for row in _rows(path):
-            seen.setdefault(tuple(row[column] for column in KEYS[source]), set()).add(name)
-    return {name for names in seen.values() if len(names) > 1 for name in names}
+            key = tuple(_key_value(row[column]) for column in KEYS[source])
+            payloads.setdefault(key, set()).add(tuple(sorted((name, _key_value(value)) for name, value in row.items())))
+            files.setdefault(key, []).append(f"{source}/{path.name}")
+    return {names[0] for key, names in files.items() if len(set(names)) > 1 and len(payloads[key]) > 1}
 
 
 def out_of_order_files(landing: Path, truth: Path) -> list[str]:
     """One file per fact / change-feed source to deliver after every other file: the first
     month file, when its month is at least four months before the last evaluated incentive
-    month (so that month's evaluation does not depend on it) and no other file repeats one of
-    its keys (for a fact, load order decides which delivery of a key wins)."""
+    month (so that month's evaluation does not depend on it) and it does not deliver first a key
+    that another file repeats with another payload (for a fact, load order decides which delivery of a
+    key wins: ``_first_deliveries_of_conflicts``)."""
     month = evaluated_month(truth)
     limit = f"{month.year if month.month > 4 else month.year - 1}-{(month.month - 5) % 12 + 1:02d}"
     chosen = []
     for source in OUT_OF_ORDER_SOURCES:
-        overlapping = _key_overlapping_files(landing, source)
+        overlapping = _first_deliveries_of_conflicts(landing, source)
         for path in sorted((landing / source).iterdir()):
             name = f"{source}/{path.name}"
             if path.name[:7] <= limit and name not in overlapping and not path.name.startswith("zz-"):
@@ -229,11 +268,11 @@ class Scenario:
 
 
 def _first_file(landing: Path, source: str, suffix: str) -> str:
-    """The first file of a source with that suffix, the re-deliveries this part writes left out."""
+    """The first file of a source with that suffix, the files this part writes (zz-…) left out."""
     return next(
         f"{source}/{path.name}"
         for path in sorted((landing / source).iterdir())
-        if path.suffix == suffix and not path.stem.endswith(("-again", "-as-parquet"))
+        if path.suffix == suffix and not path.name.startswith("zz-")
     )
 
 
@@ -243,7 +282,7 @@ def _same_file_twice(landing: Path) -> list[str]:
     path = landing / original
     data = path.read_bytes()
     path.write_bytes(data)  # the same file delivered again: a new modification time
-    copy = path.with_name(f"{path.stem}-again{path.suffix}")
+    copy = path.with_name(f"zz-again-{path.name}")  # after every file: the original loads first
     copy.write_bytes(data)
     return [f"ledger_events/{copy.name}"]
 
@@ -251,7 +290,7 @@ def _same_file_twice(landing: Path) -> list[str]:
 def _same_rows_new_name(landing: Path) -> list[str]:
     """The rows of a loaded CSV file as Parquet under a new name, in reverse order."""
     original = _first_file(landing, "wallet_transactions", ".csv")
-    target = landing / "wallet_transactions" / f"{Path(original).stem}-as-parquet.parquet"
+    target = landing / "wallet_transactions" / f"zz-again-{Path(original).stem}.parquet"
     with duckdb.connect() as connection:
         connection.sql(
             f"copy (select * from read_csv('{landing / original}', all_varchar = true, header = true)"
@@ -262,7 +301,7 @@ def _same_rows_new_name(landing: Path) -> list[str]:
 
 def _check_same_file_twice(warehouse: Path, landing: Path, context: dict) -> list[str]:
     original = _first_file(landing, "ledger_events", ".parquet")
-    copy = original.replace(".parquet", "-again.parquet")
+    copy = f"ledger_events/zz-again-{Path(original).name}"
     rows = query(
         warehouse,
         "select source_file, outcome, duplicate_of, rows_delivered, rows_exact_duplicate"
@@ -281,7 +320,7 @@ def _check_same_file_twice(warehouse: Path, landing: Path, context: dict) -> lis
 
 def _check_same_rows_new_name(warehouse: Path, landing: Path, context: dict) -> list[str]:
     original = _first_file(landing, "wallet_transactions", ".csv")
-    copy = f"wallet_transactions/{Path(original).stem}-as-parquet.parquet"
+    copy = f"wallet_transactions/zz-again-{Path(original).stem}.parquet"
     rows = dict(
         (file, (delivered, staged, duplicates))
         for file, delivered, staged, duplicates in query(
