@@ -62,14 +62,10 @@ LATE_ORDERS = "orders/zz-late-orders.csv"
 STORE_CLOSING = "stores/zz-closing.csv"
 MEMBER_CLOSING = "members/zz-closing.csv"
 # what a published month changes by design (docs/program.md#restatements)
-PUBLISHED_MARTS = frozenset(
-    {
-        "fct_store_incentive_published",
-        "fct_store_incentive_restatements",
-        "fct_store_incentive_evaluations",
-        "fct_store_incentive_rule_evaluations",
-    }
-)
+PUBLISHED_MARTS = frozenset({"fct_store_incentive_published", "fct_store_incentive_restatements"})
+# append-only histories: every refresh that evaluates a store-month differently adds a row, so
+# two refreshes whose first lacked some files hold more rows than one clean delivery
+HISTORY_MARTS = frozenset({"fct_store_incentive_evaluations", "fct_store_incentive_rule_evaluations"})
 SUMMARY = "rpt_warehouse_summary"
 # sources whose files may arrive out of order without changing the result: facts whose keys no
 # other file repeats, and the orders change feed (docs/landing.md#same-key-different-payload;
@@ -456,7 +452,7 @@ def _incentive_rows(warehouse: Path, mart: str, month: date | None = None) -> Co
 def _published_differences(run: Path, first: Path, clean: Path, month: date) -> list[str]:
     """The published month's expected differences, asserted: what was published is the first
     refresh's evaluation of the month; a restatement exists exactly for each store-month whose
-    evaluation changed since, saying published -> current; the histories hold both."""
+    evaluation changed since, saying published -> current."""
     problems = []
     eligibility_columns = "store_id, eligible, rules_passed, rules_failed, is_open_whole_month, reason, evaluation_hash"
     frozen = set(
@@ -506,6 +502,13 @@ def _published_differences(run: Path, first: Path, clean: Path, month: date) -> 
         )
     if not expected:
         problems.append(f"{month}: no evaluation changed after the publish; the scenario proves nothing")
+    return problems
+
+
+def _history_differences(run: Path, first: Path, clean: Path) -> list[str]:
+    """The incentive histories' expected differences, asserted (docs/program.md#restatements:
+    every refresh appends a store-month's evaluation when it is new or changed)."""
+    problems = []
     # the histories append a store-month's evaluation (and the rule results behind it) when its
     # evaluation_hash is new: the first refresh's rows, then the clean delivery's rows of every
     # store-month whose evaluation changed since (a changed actual behind an unchanged verdict
@@ -622,10 +625,11 @@ def judge(
     )
     extras = (LATE_ORDERS, STORE_CLOSING, MEMBER_CLOSING)
     context = {"month": month, "out_of_order": [name for name in scenario.held_back if name not in extras]}
-    expected = PUBLISHED_MARTS if scenario.publish else frozenset()
+    expected = HISTORY_MARTS | (PUBLISHED_MARTS if scenario.publish else frozenset())
     if added:
         expected |= {SUMMARY}
     mismatches = differing_marts(mart_checksums(warehouse), mart_checksums(clean), expected=expected)
+    mismatches += _history_differences(warehouse, first, clean)
     if scenario.publish:
         mismatches += _published_differences(warehouse, first, clean, month)
     if added:
