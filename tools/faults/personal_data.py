@@ -121,9 +121,10 @@ def scan(warehouse: Path, landing: Path) -> Result:
         mismatches.append(f"{warehouse}: no published file to scan")
     else:
         mismatches += scan_published(warehouse, emails) + scan_files(warehouse, emails)
+    label = f"{warehouse.parent.parent.name}/{warehouse.parent.name}"
     return Result(
         part=PART,
-        what=f"{warehouse.parent.name}: published file, alerts, logs, report ({len(emails)} emails)",
+        what=f"{label}: published file, alerts, logs, report ({len(emails)} emails)",
         tried=1,
         survived=int(not mismatches),
         mismatches=mismatches,
