@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import traceback
 from pathlib import Path
 
 import duckdb
@@ -139,6 +140,24 @@ def test_extra_columns_load_with_a_schema_drift_warning(tmp_path: Path, connecti
     assert raw_rows(connection) == 3
     logged = connection.execute("select source_file, extra_columns from raw.load_log order by file_sequence").fetchall()
     assert logged == [("ledger_events/a.csv", "tier"), ("ledger_events/b.parquet", "x")]
+
+
+def test_an_unreadable_line_is_named_without_quoting_it(tmp_path: Path) -> None:
+    """docs/landing.md#personal-data: the error names the file and line, and neither its message
+    nor the exception chain (which Dagster logs) carries the delivered row and its email."""
+    path = tmp_path / "members" / "bad.csv"
+    path.parent.mkdir()
+    path.write_text(
+        "account_id,email,enrolled_at,home_store_id,status\n"
+        "A1,chloe.123@example.net,2024-01-01T00:00:00Z,,active,extra\n",
+        encoding="utf-8",
+    )
+    with duckdb.connect() as connection, pytest.raises(LoadError) as caught:
+        load_landing(connection, tmp_path)
+    assert "members/bad.csv: line 2 has 6 fields, the header has 5" in str(caught.value)
+    chain = [caught.value, caught.value.__cause__, caught.value.__context__]
+    shown = "".join(traceback.format_exception(caught.value)) + " ".join(str(error) for error in chain if error)
+    assert "chloe.123" not in shown, shown
 
 
 def test_not_utf8_is_a_named_error(tmp_path: Path, connection) -> None:

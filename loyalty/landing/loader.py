@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import re
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -64,7 +65,23 @@ LOAD_LOG_COLUMNS = (
 
 
 class LoadError(RuntimeError):
-    """A landing file could not be loaded; the message names the file and the problem."""
+    """A landing file could not be loaded; the message names the file and the problem.
+
+    It never quotes a delivered row: the message goes to the terminal, the refresh log, Dagster's
+    event log and the alert queue, which the published warehouse loads (docs/landing.md#personal-data).
+    The reader's own error, which may quote the row (pyarrow: "Expected 5 columns, got 6: <the
+    line>"), is neither chained nor the context of a LoadError, and its text is passed through
+    ``redact_personal_text``."""
+
+
+# an email address (local@domain.tld) inside a longer text
+_EMAIL_IN_TEXT = re.compile(r"[^\s@,;:'\"()<>\[\]{}]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+
+
+def redact_personal_text(text: str) -> str:
+    """``text`` with every email address masked the way the quarantine masks a member's email
+    (macros/sql/quarantine.sql mask_personal_text: 'chloe.123@example.net' -> '***@example.net')."""
+    return _EMAIL_IN_TEXT.sub(r"***@\1", text)
 
 
 @dataclass(frozen=True)
@@ -130,13 +147,16 @@ def extra_columns(file: LandingFile) -> tuple[str, ...]:
 
 def _csv_header(file: LandingFile) -> list[str]:
     """The header row of a landing CSV (names stripped, a UTF-8 byte-order mark dropped)."""
+    problem = ""  # raised outside the except clause: the reader's error is not even its context
     try:
         with file.path.open(newline="", encoding="utf-8") as handle:
             header = next(csv.reader(handle, strict=True), None)
     except UnicodeDecodeError as error:
-        raise LoadError(f"{file.relative_path}: not valid UTF-8 ({error.reason} at byte {error.start})") from error
+        problem = f"not valid UTF-8 ({error.reason} at byte {error.start})"
     except csv.Error as error:
-        raise LoadError(f"{file.relative_path}: malformed CSV ({error})") from error
+        problem = f"malformed CSV ({redact_personal_text(str(error))})"
+    if problem:
+        raise LoadError(f"{file.relative_path}: {problem}")
     if header is None:
         raise LoadError(f"{file.relative_path}: the CSV file is empty (no header row)")
     return [name.strip().lstrip("\ufeff") for name in header]
@@ -180,6 +200,7 @@ def read_csv_as_text(file: LandingFile) -> pa.Table:
         bad_lines.append((row.number, row.actual_columns, row.expected_columns))
         return "error"
 
+    problem = ""  # raised outside the except clause: the reader's error (quoting the line) is not chained
     try:
         table = pacsv.read_csv(
             file.path,
@@ -198,12 +219,13 @@ def read_csv_as_text(file: LandingFile) -> pa.Table:
             number, actual, expected = bad_lines[0]
             if number is None:  # the multi-threaded reader does not know it: find it (error path only)
                 number, actual = _first_short_or_long_line(file, expected)
-            raise LoadError(
-                f"{file.relative_path}: line {number} has {actual} fields, the header has {expected}"
-            ) from error
-        if "UTF8" in str(error) or "utf-8" in str(error).lower():
-            raise LoadError(f"{file.relative_path}: not valid UTF-8 ({error})") from error
-        raise LoadError(f"{file.relative_path}: malformed CSV ({error})") from error
+            problem = f"line {number} has {actual} fields, the header has {expected}"
+        elif "UTF8" in str(error) or "utf-8" in str(error).lower():
+            problem = f"not valid UTF-8 ({redact_personal_text(str(error))})"
+        else:
+            problem = f"malformed CSV ({redact_personal_text(str(error))})"
+    if problem:
+        raise LoadError(f"{file.relative_path}: {problem}")
     return table.append_column("file_row_number", pa.array(range(table.num_rows), type=pa.int64()))
 
 
@@ -354,7 +376,9 @@ def _text_rows(con: duckdb.DuckDBPyConnection, file: LandingFile) -> duckdb.Duck
             relation = con.read_parquet(str(file.path), file_row_number=True)
             actual = [name for name in relation.columns if name != "file_row_number"]
         except duckdb.Error as error:
-            raise LoadError(f"{file.relative_path}: cannot read as Parquet: {error}") from error
+            raise LoadError(
+                f"{file.relative_path}: cannot read as Parquet: {redact_personal_text(str(error))}"
+            ) from None
         _check_columns(file, actual)
         return relation
     return con.from_arrow(read_csv_as_text(file))
@@ -384,7 +408,7 @@ class DuckDBRawStore(RawStore):
                 + _select_with_load_columns(file, sequence, load_id, loaded_at)
             )
         except duckdb.Error as error:
-            raise LoadError(f"{file.relative_path}: cannot read: {error}") from error
+            raise LoadError(f"{file.relative_path}: cannot read: {redact_personal_text(str(error))}") from None
         finally:
             self.con.unregister("landed")
 
@@ -405,7 +429,7 @@ class PostgresRawStore(RawStore):
                     str(rows_csv), header=False
                 )
             except duckdb.Error as error:
-                raise LoadError(f"{file.relative_path}: cannot read: {error}") from error
+                raise LoadError(f"{file.relative_path}: cannot read: {redact_personal_text(str(error))}") from None
             finally:
                 reader.close()
             statement = f"copy raw.{file.source.name} ({names}) from stdin (format csv)"

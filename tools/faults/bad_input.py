@@ -1,6 +1,6 @@
 """Fault campaign, part "bad input" (docs/reliability.md#bad-input): a catalogue of the bad
-input the landing zone meets, each kind with its documented outcome (CONTRACT §2,
-docs/landing.md), and a property-based mix of them (part "property-based").
+input the landing zone meets, each kind with its documented outcome (docs/landing.md#quarantine,
+docs/landing.md#file-level-errors), and a property-based mix of them (part "property-based").
 
 ``CATALOGUE`` is the one registry of kinds. Each kind writes one file into a landing folder
 from valid template rows and says what must become of it:
