@@ -223,6 +223,34 @@ def accounting(warehouse: Path) -> tuple[int, int, int, int]:
     return tuple(int(value or 0) for value in row)  # type: ignore[return-value]
 
 
+PUBLISHED_MART = "fct_store_incentive_published"
+
+
+def published_month_problems(warehouse: Path, clean_close: Path, acted_at: str) -> list[str]:
+    """``fct_store_incentive_published`` of a close run again after a kill against the clean
+    close's: the same rows but for ``published_at``, which is when the publish action was
+    journaled (each close journals its own); it must be the journaled action's time."""
+    with duckdb.connect(":memory:") as connection:
+        connection.execute(f"attach '{warehouse}' as killed (read_only)")
+        connection.execute(f"attach '{clean_close}' as clean (read_only)")
+        columns = "* exclude (published_at, evaluated_at)"
+        only = connection.execute(
+            f"select count(*) from ((select {columns} from killed.marts.{PUBLISHED_MART} "
+            f"except all select {columns} from clean.marts.{PUBLISHED_MART}) union all "
+            f"(select {columns} from clean.marts.{PUBLISHED_MART} "
+            f"except all select {columns} from killed.marts.{PUBLISHED_MART}))"
+        ).fetchall()[0][0]
+        stamps = connection.execute(
+            f"select distinct cast(published_at as varchar) from killed.marts.{PUBLISHED_MART} "
+            "where period_month = cast(? as date)",
+            [CLOSE_MONTH],
+        ).fetchall()
+    problems = [f"{PUBLISHED_MART}: {only} row(s) differ from the clean close's"] if only else []
+    if [stamp for (stamp,) in stamps] != [acted_at[:26]] and [s[:19] for (s,) in stamps] != [acted_at[:19]]:
+        problems.append(f"{PUBLISHED_MART}.published_at {stamps} is not the journaled action's {acted_at}")
+    return problems
+
+
 class DuckDBCampaign:
     """Version A, the clean final version and its checks, for one generated data set."""
 
@@ -349,13 +377,16 @@ class DuckDBCampaign:
         if code != 0:
             mismatches.append(f"closing again after the kill failed ({code}): {output[-600:]}")
         else:
-            wrong = differing(duckdb_marts(warehouse), closed)
-            if wrong:
-                mismatches.append(f"after closing again these marts differ from the clean close's: {wrong}")
             journal = warehouse.with_name(warehouse.name + ".incentive_actions.jsonl").read_text().splitlines()
-            publishes = [line for line in journal if json.loads(line)["period_month"] == CLOSE_MONTH]
+            publishes = [json.loads(line) for line in journal if json.loads(line)["period_month"] == CLOSE_MONTH]
             if len(publishes) != 1:
                 mismatches.append(f"{len(publishes)} journaled publish action(s) of {CLOSE_MONTH}, expected 1")
+            wrong = [mart for mart in differing(duckdb_marts(warehouse), closed) if mart != PUBLISHED_MART]
+            if wrong:
+                mismatches.append(f"after closing again these marts differ from the clean close's: {wrong}")
+            mismatches += published_month_problems(
+                warehouse, clean_close, publishes[-1]["acted_at"] if publishes else ""
+            )
             if journal_status(warehouse) != "published":
                 mismatches.append(f"the refresh journal says {journal_status(warehouse)!r} after the close")
         return Result(
