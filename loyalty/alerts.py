@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import urllib.request
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -98,7 +99,25 @@ def recorded_keys(settings: Settings) -> set[str]:
     path = queue_path(settings)
     if not path.exists():
         return set()
-    return {json.loads(line)["alert_key"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+    return {row["alert_key"] for row in queued(settings)}
+
+
+def queued(settings: Settings) -> list[dict[str, Any]]:
+    """Every alert in the queue, oldest first. A line that is not JSON — an append torn by a
+    killed process (docs/reliability.md#crash-safety) — is skipped with a warning instead of
+    blocking every later publish."""
+    path = queue_path(settings)
+    if not path.exists():
+        return []
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            log.warning("%s line %d is not an alert (a torn append?): skipped", path, number)
+    return rows
 
 
 def post(url: str, alerts: list[Alert]) -> None:
@@ -116,9 +135,16 @@ def record(settings: Settings, alerts: list[Alert]) -> list[Alert]:
         return []
     path = queue_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        for alert in new:
-            handle.write(json.dumps(asdict(alert)) + "\n")
+    text = "".join(json.dumps(asdict(alert)) + "\n" for alert in new)
+    # one write on an O_APPEND descriptor: a kill leaves the batch whole or absent, never a
+    # line cut in two; a line torn otherwise (a full disk) is closed off first
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        if os.fstat(descriptor).st_size and not path.read_bytes().endswith(b"\n"):
+            text = "\n" + text
+        os.write(descriptor, text.encode("utf-8"))
+    finally:
+        os.close(descriptor)
     for alert in new:
         level = logging.ERROR if alert.severity == "error" else logging.WARNING
         log.log(level, "ALERT %s", alert.message)
@@ -146,11 +172,10 @@ def load_into(connection, settings: Settings) -> int:
         )
         """,
     )
-    path = queue_path(settings)
-    if not path.exists():
+    rows = queued(settings)
+    if not rows:
         return 0
     known = {key for (key,) in execute(connection, "select alert_key from audit.alerts")}
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     new = [row for row in rows if row["alert_key"] not in known]
     for row in new:
         execute(

@@ -12,10 +12,12 @@ builds from the journal, so an action takes effect at the next refresh and is ne
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+from loyalty.failpoints import failpoint
 from loyalty.settings import Settings
 from loyalty.warehouse import execute
 
@@ -31,6 +33,8 @@ def journal_path(settings: Settings) -> Path:
 
 
 def record(settings: Settings, action: str, month: str, acted_by: str, note: str = "") -> dict[str, str]:
+    """Journal ``action`` on ``month`` (YYYY-MM) by ``acted_by``; returns the entry. Raises
+    ActionError naming a bad argument (docs/operations.md#incentive-months)."""
     if action not in ACTIONS:
         raise ActionError(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
@@ -46,8 +50,19 @@ def record(settings: Settings, action: str, month: str, acted_by: str, note: str
     }
     path = journal_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(entry) + "\n")
+    # the whole journal rewritten to a draft and put in place with os.replace: a kill leaves
+    # the old journal or the new one, never a torn line every later refresh would trip on
+    # (docs/reliability.md#crash-safety)
+    before = path.read_text(encoding="utf-8") if path.exists() else ""
+    if before and not before.endswith("\n"):
+        before += "\n"
+    draft = path.with_name(path.name + ".draft")
+    with draft.open("w", encoding="utf-8") as handle:
+        handle.write(before + json.dumps(entry) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    failpoint("incentives.journal")
+    os.replace(draft, path)
     return entry
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loyalty import failpoints
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TARGETS = ("duckdb", "postgres", "spark")
 # the engines a Dagster refresh runs on; Spark builds with dbt alone (make test-spark)
@@ -39,6 +41,8 @@ VARIABLES: dict[str, str] = {
     "LOYALTY_PG_BIN": "PostgreSQL server binaries for the throwaway server of tests and bench (default: found)",
     "LOYALTY_MEMORY_LIMIT": "DuckDB memory_limit of a refresh; larger sorts spill to <state> (default: 40% of RAM)",
     "LOYALTY_THREADS": "threads of a refresh's dbt and DuckDB work (default: the machine's cores)",
+    "LOYALTY_FAILPOINT": "crash-safety campaign only: a loyalty/failpoints.py point that SIGKILLs the run "
+    "(default: none)",
 }
 
 
@@ -61,6 +65,7 @@ class Settings:
     pg_bin: Path | None = None
     memory_limit: str = "4GB"
     threads: int = 2
+    failpoint: str | None = None
 
     def _state(self, suffix: str) -> Path:
         # named after the warehouse file, so two warehouses sharing a state folder share nothing
@@ -173,7 +178,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     ``environ`` defaults to ``os.environ``. Raises :class:`SettingsError` naming the variable
     when a value is unusable (unknown target, ``LOYALTY_DBT_VARS`` not a JSON object, a month
-    that is not ``YYYY-MM-01``)."""
+    that is not ``YYYY-MM-01``, a ``LOYALTY_FAILPOINT`` not in loyalty/failpoints.py)."""
     env = os.environ if environ is None else environ
     target = env.get("LOYALTY_TARGET") or "duckdb"
     if target not in TARGETS:
@@ -202,6 +207,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if raw_threads and not (raw_threads.isdigit() and int(raw_threads) > 0):
         raise SettingsError(f"LOYALTY_THREADS must be a whole number of threads above 0, got {raw_threads!r}")
     threads = int(raw_threads) if raw_threads else (os.cpu_count() or 1)
+    try:
+        failpoint = failpoints.check((env.get("LOYALTY_FAILPOINT") or "").strip())
+    except ValueError as error:
+        raise SettingsError(f"LOYALTY_FAILPOINT: {error}") from error
     return Settings(
         landing_dir=landing,
         warehouse=warehouse,
@@ -214,6 +223,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         pg_bin=_path(env["LOYALTY_PG_BIN"], Path()) if env.get("LOYALTY_PG_BIN") else None,
         memory_limit=memory_limit,
         threads=threads,
+        failpoint=failpoint,
     )
 
 

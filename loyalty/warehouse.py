@@ -28,6 +28,7 @@ from typing import Any
 
 import duckdb
 
+from loyalty.failpoints import failpoint
 from loyalty.settings import DUCKDB_FILE_CONFIG, Settings
 
 # The dbt schemas a PostgreSQL refresh rebuilds and publishes together (raw is the loader's).
@@ -324,6 +325,7 @@ class PostgresWarehouse(Warehouse):
                 if f"{schema}{BUILD_SUFFIX}" in built:
                     connection.execute(f'drop schema if exists "{schema}" cascade')
                     connection.execute(f'alter schema "{schema}{BUILD_SUFFIX}" rename to "{schema}"')
+            failpoint("pg.swap")
             connection.commit()
         return self.describe()
 
@@ -363,6 +365,8 @@ class BuildJournal:
         path.parent.mkdir(parents=True, exist_ok=True)
         draft = path.with_name(path.name + ".draft")
         draft.write_text(json.dumps(asdict(self), indent=2))
+        if self.status == "published":
+            failpoint("journal.published")
         os.replace(draft, path)
 
 
@@ -550,13 +554,18 @@ def publish(settings: Settings) -> Path:
                 raise RuntimeError(f"{build} holds no marts: nothing to publish")
             for schema in sorted({schema for schema, _ in tables}):
                 connection.execute(f'create schema published."{schema}"')
+            written = set()
             for schema, table in tables:
+                if written and schema not in written:
+                    failpoint("publish.mid_write")  # some schemas written, the others not
+                written.add(schema)
                 connection.execute(f'create table published."{schema}"."{table}" as from build."{schema}"."{table}"')
             connection.execute("checkpoint published")
             connection.execute("detach published")
         wal = staged.with_name(staged.name + ".wal")
         if wal.exists():
             raise RuntimeError(f"{wal} still exists after a checkpoint; refusing to publish a partial file")
+        failpoint("publish.before_swap")
         os.replace(staged, settings.warehouse)
     finally:
         _remove(staged)

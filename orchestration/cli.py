@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from loyalty import alerts, incentive_actions
+from loyalty import alerts, failpoints, incentive_actions
 from loyalty.lock import WarehouseBusy, holding
 from loyalty.outcome import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from loyalty.settings import REFRESH_TARGETS, Settings, SettingsError, load_settings
@@ -211,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
+    failpoints.arm(settings.failpoint)  # the crash-safety campaign only (docs/reliability.md#crash-safety)
     if args.command == "ui":
         return ui(settings, args.host, args.port)
     if args.command == "incentives":

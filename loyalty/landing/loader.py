@@ -36,6 +36,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from loyalty.failpoints import failpoint
 from loyalty.landing.contract import FILE_SUFFIXES, LOAD_COLUMNS, SOURCES, LandingSource
 from loyalty.warehouse import execute
 
@@ -316,6 +317,7 @@ class RawStore:
             self._insert_rows(file, sequence, load_id, loaded_at)
             rows = self._count(file.source.name, file.relative_path, sequence)
             self._log(sequence, file, size, digest, rows, load_id, loaded_at, "loaded", None, extra)
+            failpoint("load.mid_file")
             self._exec("commit")
         except BaseException:
             self._exec("rollback")
@@ -452,12 +454,21 @@ def iter_new_files(store: RawStore, files: list[LandingFile]) -> Iterator[tuple[
             yield file, digest, file.path.stat().st_size
 
 
-def load_landing(connection, landing_dir: Path) -> LoadReport:
+def new_load_id() -> str:
+    """A fresh load batch id (``raw.*._load_id``, ``raw.load_log.load_id``)."""
+    return uuid.uuid4().hex
+
+
+def load_landing(connection, landing_dir: Path, load_id: str | None = None) -> LoadReport:
     """Load every new landing file into ``raw`` of a DuckDB warehouse or a PostgreSQL database
-    (a psycopg connection in autocommit mode); see the module docstring for the guarantees."""
+    (a psycopg connection in autocommit mode); see the module docstring for the guarantees.
+
+    ``load_id``: the batch id to write (default: a new one); a refresh journals it *before*
+    loading, so that a refresh killed between two files is rolled back whole
+    (docs/operations.md#rollback)."""
     store = raw_store(connection)
     files, ignored = discover(landing_dir)
-    report = LoadReport(load_id=uuid.uuid4().hex, ignored=ignored)
+    report = LoadReport(load_id=load_id or new_load_id(), ignored=ignored)
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
     new = 0
     for file, digest, size in iter_new_files(store, files):
@@ -479,6 +490,7 @@ def load_landing(connection, landing_dir: Path) -> LoadReport:
                 file.relative_path,
                 ", ".join(extra),
             )
+        failpoint("load.between_files")
     report.already_loaded = len(files) - new
     for path in ignored:
         log.warning("ignored %s: not a landing file (expected <source>/<name>.parquet|.csv)", path)

@@ -15,6 +15,7 @@ from dagster import AssetExecutionContext
 from dagster_dbt import dbt_assets
 
 from loyalty import alerts
+from loyalty.failpoints import failpoint
 from loyalty.outcome import RefreshOutcome
 from loyalty.settings import Settings
 from loyalty.warehouse import BuildJournal, open_warehouse
@@ -56,6 +57,37 @@ def raise_alerts(context: AssetExecutionContext, settings: Settings, outcome: Re
     """Failed checks raise alerts even when the run succeeds (loyalty/alerts.py)."""
     for alert in alerts.record(settings, alerts.alerts_from_outcome(outcome.to_dict(), context.run.run_id)):
         context.log.warning(f"ALERT {alert.message}")
+
+
+# Crash points inside the dbt commands (loyalty/failpoints.py): fired from this process's event
+# loop when a node's result arrives while dbt is still running the others, so the kill takes dbt
+# mid-command (docs/reliability.md#crash-safety).
+NODE_FAILPOINTS = {
+    "model.loyalty.base_loyalty__ledger_events": "dbt.staging_incremental",
+    "model.loyalty.int_points_lots": "dbt.intermediate",
+    "model.loyalty.fct_points_liability_monthly": "dbt.mart",
+    "model.loyalty.fct_store_incentive_evaluations": "dbt.incremental_mart",
+}
+TEST_FAILPOINT_ASSET = "dim_members"
+
+
+def with_failpoints(events: Iterable, phase: str) -> Iterator:
+    """Pass dbt's Dagster events through, firing the crash point of each node as its result
+    arrives: ``NODE_FAILPOINTS`` in the build, ``dbt.test`` at the first test of
+    ``TEST_FAILPOINT_ASSET``, and in the findings run (``phase`` "findings") ``findings.test``
+    at the first finding. No-ops unless a point is armed."""
+    for event in events:
+        yield event
+        if isinstance(event, dg.AssetCheckResult | dg.AssetCheckEvaluation):
+            if phase == "findings":
+                failpoint("findings.test")
+            elif event.asset_key.path[-1] == TEST_FAILPOINT_ASSET:
+                failpoint("dbt.test")
+        elif phase == "build":
+            unique_id = (getattr(event, "metadata", None) or {}).get("unique_id")
+            name = NODE_FAILPOINTS.get(getattr(unique_id, "text", unique_id))
+            if name:
+                failpoint(name)
 
 
 def partial_parse_args(settings: Settings) -> list[str]:
@@ -106,7 +138,7 @@ def build_dbt_assets(project_settings: Settings, manifest_path: Path) -> dg.Asse
             raise_on_error=False,
             target_path=target_dir / "build",
         )
-        yield from build.stream()
+        yield from with_failpoints(build.stream(), "build")
         add_results(outcome, build, "build")
         # With a context, dagster-dbt appends the asset selection after ours and dbt would run
         # every test again; without one it reports checks as evaluations, which this op turns
@@ -118,7 +150,7 @@ def build_dbt_assets(project_settings: Settings, manifest_path: Path) -> dg.Asse
             raise_on_error=False,
             target_path=target_dir / "findings",
         )
-        yield from as_check_results(findings.stream())
+        yield from as_check_results(with_failpoints(findings.stream(), "findings"))
         add_results(outcome, findings, "findings")
         target_dir.mkdir(parents=True, exist_ok=True)
         outcome_path.write_text(json.dumps(outcome.to_dict(), indent=2, default=str))

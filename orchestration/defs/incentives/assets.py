@@ -17,6 +17,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from loyalty import incentive_actions
+from loyalty.failpoints import failpoint
 from loyalty.lock import WarehouseBusy, holding
 from loyalty.outcome import RefreshOutcome
 from loyalty.settings import Settings
@@ -98,6 +99,7 @@ def build_incentive_defs(
                 add_results(outcome, build, "incentive build")
                 raise_alerts(context, settings, outcome)
                 fail_unless_publishable(outcome, f"month {month} not published", settings)
+                failpoint("incentives.close")
                 if warehouse.reads_after_publish:
                     warehouse.publish()
                 with warehouse.reader() as connection:

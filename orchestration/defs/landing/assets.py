@@ -4,9 +4,10 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from loyalty import incentive_actions
+from loyalty.failpoints import failpoint
 from loyalty.landing.contract import SOURCES
 from loyalty.landing.freshness import source_freshness
-from loyalty.landing.loader import LoadError, load_landing
+from loyalty.landing.loader import LoadError, load_landing, new_load_id
 from loyalty.lock import WarehouseBusy, acquire
 from loyalty.settings import Settings
 from loyalty.warehouse import FINAL_STATUSES, build_fingerprint, open_warehouse
@@ -56,10 +57,13 @@ def load_landing_asset(context: AssetExecutionContext, settings: dg.ResourcePara
         raise dg.Failure(description=str(error)) from error
     full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
     previous = warehouse.begin(full_refresh=full_refresh)
+    # journaled before the first row is written: a refresh killed between two files is rolled
+    # back whole by the next one (docs/operations.md#rollback)
+    load_id = new_load_id()
+    warehouse.record_load(load_id)
     try:
         with warehouse.build_connection() as connection:
-            report = load_landing(connection, settings.landing_dir)
-            warehouse.record_load(report.load_id)
+            report = load_landing(connection, settings.landing_dir, load_id=load_id)
             actions = incentive_actions.load_into(connection, settings)
             freshness = source_freshness(connection, settings.manifest_dir / "manifest.json")
     except LoadError as error:
@@ -75,6 +79,7 @@ def load_landing_asset(context: AssetExecutionContext, settings: dg.ResourcePara
         and previous.fingerprint == fingerprint
     )
     warehouse.set_fingerprint(fingerprint, unchanged=unchanged)
+    failpoint("load.after")
     if unchanged:
         context.log.info("nothing new since the last publish: the published warehouse stands")
     context.log.info(

@@ -7,6 +7,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from loyalty import alerts
+from loyalty.failpoints import failpoint
 from loyalty.lock import warehouse_lock
 from loyalty.reporting.report import write_report_from
 from loyalty.reporting.summary import jsonable, reconciliation_markdown, warehouse_figures
@@ -48,6 +49,7 @@ def build_published_warehouse(dbt_assets: dg.AssetsDefinition) -> dg.AssetsDefin
             write_report_from(connection, report_draft, source=warehouse.describe())
         if not warehouse.reads_after_publish:
             published = warehouse.publish()
+        failpoint("publish.after_swap")
         outcome_path = settings.dbt_target_dir / OUTCOME_FILE
         warehouse.commit(json.loads(outcome_path.read_text())["exit_code"] if outcome_path.exists() else None)
         os.replace(report_draft, settings.report_path)

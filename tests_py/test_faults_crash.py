@@ -1,0 +1,88 @@
+"""Crash safety (docs/reliability.md#crash-safety): the failpoint registry and its arming, and one
+refresh killed with SIGKILL inside the dbt build then run again (tools/faults/crashes.py; the
+other points run in `make faults`)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from loyalty import alerts, failpoints
+from loyalty.settings import SettingsError, load_settings
+from orchestration.defs.dbt.assets import NODE_FAILPOINTS
+from tools.faults import crashes
+
+from conftest import PROJECT_DIR
+
+
+def test_an_unknown_failpoint_is_a_settings_error_and_a_known_one_is_kept() -> None:
+    with pytest.raises(SettingsError, match="LOYALTY_FAILPOINT: 'dbt.nope' is not a failpoint"):
+        load_settings({"LOYALTY_FAILPOINT": "dbt.nope"})
+    assert load_settings({"LOYALTY_FAILPOINT": "pg.swap"}).failpoint == "pg.swap"
+    assert load_settings({}).failpoint is None
+    with pytest.raises(ValueError, match="not a failpoint"):
+        failpoints.failpoint("publish.nowhere")
+    failpoints.failpoint("publish.after_swap")  # not armed: nothing happens
+
+
+def test_every_point_is_fired_by_the_code_and_run_by_the_campaign() -> None:
+    code = "\n".join(
+        path.read_text(encoding="utf-8")
+        for folder in ("loyalty", "orchestration")
+        for path in (PROJECT_DIR / folder).rglob("*.py")
+    )
+    fired = set(re.findall(r"failpoint\(\"([a-z_.]+)\"\)", code)) | set(NODE_FAILPOINTS.values())
+    assert fired == set(failpoints.FAILPOINTS), f"registry vs code: {fired ^ set(failpoints.FAILPOINTS)}"
+    campaign = set(crashes.DUCKDB_POINTS) | set(crashes.SPECIAL_POINTS) | set(crashes.POSTGRES_POINTS)
+    assert campaign == set(failpoints.FAILPOINTS), (
+        f"points the campaign never runs: {set(failpoints.FAILPOINTS) - campaign}"
+    )
+
+
+def test_an_armed_point_kills_its_process_group_and_only_it() -> None:
+    # started in the test's own process group: arming must move the command into its own
+    script = (
+        "import subprocess\n"
+        "from loyalty import failpoints\n"
+        "failpoints.arm('load.after')\n"
+        "child = subprocess.Popen(['sleep', '60'])\n"
+        "print(child.pid, flush=True)\n"
+        "failpoints.failpoint('dbt.mart')\n"
+        "print('other points pass', flush=True)\n"
+        "failpoints.failpoint('load.after')\n"
+        "print('survived', flush=True)\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == -9, completed.stderr
+    lines = completed.stdout.split()
+    assert lines[1:] == ["other", "points", "pass"]
+    child = Path(f"/proc/{lines[0]}/status")
+    deadline = time.monotonic() + 10
+    while child.exists() and "zombie" not in child.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not child.exists() or "zombie" in child.read_text(), "the kill takes the command's children (dbt) too"
+
+
+def test_a_torn_alert_line_is_skipped_not_fatal(tmp_path: Path) -> None:
+    settings = load_settings({"LOYALTY_WAREHOUSE": str(tmp_path / "loyalty.duckdb")})
+    alert = alerts.run_failure_alert("run-1", "boom", raised_at="2026-01-01T00:00:00Z")
+    alerts.queue_path(settings).write_text('{"alert_key": "torn', encoding="utf-8")  # a kill mid-line
+    assert alerts.record(settings, [alert]) == [alert]
+    assert [row["alert_key"] for row in alerts.queued(settings)] == [alert.alert_key]
+    assert alerts.record(settings, [alert]) == []
+
+
+@pytest.mark.e2e
+def test_a_refresh_killed_inside_the_dbt_build_then_run_again_gives_the_clean_marts(tmp_path: Path) -> None:
+    (result,) = crashes.campaign(tmp_path, full=False)
+    assert result.part == "crash"
+    assert result.mismatches == [], "\n".join(result.mismatches)
+    assert (result.tried, result.survived) == (1, 1)
+    assert result.delivered > 0 and result.conserved
