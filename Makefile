@@ -44,8 +44,11 @@ lint: $(STAMP)
 dbt-parse: $(STAMP)
 	$(BIN)/dbt parse --profiles-dir . --quiet
 
+# the suite in PYTEST_WORKERS processes (pytest-xdist), a test file per worker at a time: most
+# of a refresh is single-threaded (Python, dbt's parse and scheduling), so two fill two cores
+PYTEST_WORKERS ?= 2
 test: lint dbt-parse
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 # The whole dbt project on a local Spark (dbt-spark session; Java 17): small generated data,
 # every model and test, marts compared with DuckDB's. Installs the `spark` extra on first use.

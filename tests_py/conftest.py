@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ import duckdb
 import pytest
 
 from tools import throwaway_postgres
+from tools.faults.workspace import copy_warehouse  # noqa: F401  (tests import it from here)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SMALL = ["--accounts", "150", "--months", "20", "--seed", "7"]
@@ -63,20 +63,6 @@ def build_database(warehouse: Path) -> Path:
     """The build database of a warehouse refreshed with the default state folder (its folder):
     raw, staging and intermediate live there, not in the published file."""
     return warehouse.with_name(warehouse.name + ".build")
-
-
-def copy_warehouse(warehouse: Path, folder: Path) -> Path:
-    """Copy a published warehouse *and its state* (build database, refresh journal, dbt and
-    Dagster folders, queues) into ``folder``, so that a refresh of the copy continues where the
-    original stopped; returns the copy's published file."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in warehouse.parent.iterdir():
-        if path.name == warehouse.name or path.name.startswith(warehouse.name + "."):
-            if path.name.endswith(".lock"):
-                continue
-            target = folder / path.name
-            shutil.copytree(path, target) if path.is_dir() else shutil.copyfile(path, target)
-    return folder / warehouse.name
 
 
 def closed_month_materializations(result) -> list:

@@ -75,7 +75,8 @@ def _normalise(value: Any) -> Any:
     return str(value)
 
 
-def _columns(connection, mart: str) -> list[str]:
+def mart_columns(connection, mart: str) -> list[str]:
+    """The columns of ``marts.<mart>``, in table order."""
     rows = connection.execute(
         "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ?"
         " order by ordinal_position",
@@ -112,7 +113,7 @@ def checksums(connection) -> dict[str, tuple[int, str]]:
     """Rows and checksum of every mart of one warehouse (run-time columns left out)."""
     result = {}
     for mart in sorted(_marts(connection)):
-        columns = compared_columns(mart, _columns(connection, mart))
+        columns = compared_columns(mart, mart_columns(connection, mart))
         rows = mart_rows(connection, mart, columns)
         result[mart] = (sum(rows.values()), checksum(rows))
     return result
@@ -122,7 +123,7 @@ def compare(left, right, *, sample: int = 5) -> list[MartComparison]:
     """Compare every mart of two connections (DuckDB or ``PgQueries``), both sides' marts."""
     results = []
     for mart in sorted(_marts(left) | _marts(right)):
-        left_columns, right_columns = _columns(left, mart), _columns(right, mart)
+        left_columns, right_columns = mart_columns(left, mart), mart_columns(right, mart)
         if left_columns != right_columns:
             results.append(MartComparison(mart, 0, 0, columns_differ=f"columns {left_columns} vs {right_columns}"))
             continue

@@ -13,7 +13,13 @@ one table. A part never raises for a mismatch it finds: it reports it in ``Resul
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -42,3 +48,14 @@ class Result:
     @property
     def conserved(self) -> bool:
         return self.delivered == self.staged + self.rejected + self.duplicates
+
+
+def in_parallel(tasks: list[Callable[[], T]], workers: int | None = None) -> list[T]:
+    """Run independent campaign cases (each a refresh subprocess in its own folder) ``workers``
+    at a time (default: one per CPU core, as a refresh uses about one core of its own); results
+    in the order of ``tasks``; the first exception raised by a task is raised here."""
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(tasks) <= 1:
+        return [task() for task in tasks]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda task: task(), tasks))

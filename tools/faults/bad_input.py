@@ -1096,28 +1096,26 @@ SKIPPED_MARTS = ("fct_store_incentive_evaluations", "fct_store_incentive_rule_ev
 AFTER_EVERY_SNAPSHOT = {"occurred_at": "2031-01-01T00:00:00Z", "recorded_at": "2031-01-02T00:00:00Z"}
 
 
-def _mart_columns(connection, mart: str) -> list[str]:
-    rows = connection.execute(
-        "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ?"
-        " order by ordinal_position",
-        [mart],
-    ).fetchall()
-    return [name for (name,) in rows]
-
-
 def mart_checksums(connection) -> dict[str, tuple[int, str]]:
     """Rows and checksum per mart as tools.compare_engines.checksums computes them (run-time
     columns left out, values normalised), less what depends on the bad rows or on the file
     split and the number of refreshes (``ROW_COUNT_FIGURE_SETS``, ``SKIPPED_COLUMNS``,
     ``SKIPPED_MARTS``)."""
-    from tools.compare_engines import checksum, checksums, compared_columns, mart_rows, normalised_rows
+    from tools.compare_engines import (
+        checksum,
+        checksums,
+        compared_columns,
+        mart_columns,
+        mart_rows,
+        normalised_rows,
+    )
 
     result = {mart: value for mart, value in checksums(connection).items() if mart not in SKIPPED_MARTS}
     for mart, skipped in SKIPPED_COLUMNS.items():
-        columns = [name for name in compared_columns(mart, _mart_columns(connection, mart)) if name not in skipped]
+        columns = [name for name in compared_columns(mart, mart_columns(connection, mart)) if name not in skipped]
         rows = mart_rows(connection, mart, columns)
         result[mart] = (sum(rows.values()), checksum(rows))
-    columns = compared_columns("rpt_warehouse_summary", _mart_columns(connection, "rpt_warehouse_summary"))
+    columns = compared_columns("rpt_warehouse_summary", mart_columns(connection, "rpt_warehouse_summary"))
     selected = ", ".join(f'"{name}"' for name in columns)
     rows = normalised_rows(
         connection.execute(

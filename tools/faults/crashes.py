@@ -25,6 +25,7 @@ Run it: ``python -m tools.faults.crashes [--full] [--workdir DIR] [--points a,b]
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -39,7 +40,8 @@ import duckdb
 
 from loyalty.failpoints import FAILPOINTS
 from tools.compare_engines import checksums
-from tools.faults import Result
+from tools.faults import Result, in_parallel
+from tools.faults.workspace import copy_warehouse
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PART = "crash"
@@ -122,14 +124,6 @@ def deliver(source: Path, landing: Path, batches: tuple[int, ...]) -> None:
             target = landing / path.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
-
-
-def copy_state(folder: Path, target: Path) -> Path:
-    """Copy a warehouse folder (published file and its state; the lock file left out) to
-    ``target``; returns the copy's published file."""
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(folder, target, ignore=shutil.ignore_patterns("*.lock"))
-    return target / "loyalty.duckdb"
 
 
 def duckdb_marts(warehouse: Path) -> dict:
@@ -283,7 +277,7 @@ class DuckDBCampaign:
         if code not in (0, 1):
             raise RuntimeError(f"the clean refresh of batch 1 failed ({code}): {output}")
         self.version_a = duckdb_marts(self.base)
-        reference = copy_state(self.base.parent, workdir / "duckdb-clean")
+        reference = copy_warehouse(self.base, workdir / "duckdb-clean")
         self.clean_code, output = refresh(self.landing_12, reference)
         if self.clean_code not in (0, 1):
             raise RuntimeError(f"the clean refresh of batches 1+2 failed ({self.clean_code}): {output}")
@@ -312,7 +306,7 @@ class DuckDBCampaign:
     def point(self, name: str) -> Result:
         """Kill a refresh of batch 2 at ``name``, check, run again, check (module docstring)."""
         started = time.monotonic()
-        warehouse = copy_state(self.base.parent, self.workdir / "points" / name)
+        warehouse = copy_warehouse(self.base, self.workdir / "points" / name)
         mismatches: list[str] = []
         code, output = refresh(self.landing_12, warehouse, {"LOYALTY_FAILPOINT": name})
         if code != -signal.SIGKILL:
@@ -358,12 +352,12 @@ class DuckDBCampaign:
         """Kill the close of ``CLOSE_MONTH`` inside the incentive asset; the published file is
         the clean run's or the clean close's, and closing again gives the clean close."""
         started = time.monotonic()
-        clean_close = copy_state(self.reference.parent, self.workdir / "duckdb-closed")
+        clean_close = copy_warehouse(self.reference, self.workdir / "duckdb-closed")
         code, output = close_month(self.landing_12, clean_close)
         if code != 0:
             raise RuntimeError(f"the clean close of {CLOSE_MONTH} failed ({code}): {output}")
         closed = duckdb_marts(clean_close)
-        warehouse = copy_state(self.reference.parent, self.workdir / "points" / "incentives.close")
+        warehouse = copy_warehouse(self.reference, self.workdir / "points" / "incentives.close")
         mismatches = []
         code, output = close_month(self.landing_12, warehouse, {"LOYALTY_FAILPOINT": "incentives.close"})
         if code != -signal.SIGKILL:
@@ -402,7 +396,7 @@ class DuckDBCampaign:
         """Kill ``incentives publish`` between writing its journal and putting it in place:
         the journal is the old one, whole; the same command again journals the action once."""
         started = time.monotonic()
-        warehouse = copy_state(self.base.parent, self.workdir / "points" / "incentives.journal")
+        warehouse = copy_warehouse(self.base, self.workdir / "points" / "incentives.journal")
         journal = warehouse.with_name(warehouse.name + ".incentive_actions.jsonl")
         command = ["orchestration.cli", "incentives", "publish", "--month", JOURNAL_MONTH, "--by", "crash campaign"]
         run(["orchestration.cli", "incentives", "publish", "--month", "2024-02", "--by", "earlier"], Path(), warehouse)
@@ -442,7 +436,7 @@ class PostgresCampaign:
         if code not in (0, 1):
             raise RuntimeError(f"the clean PostgreSQL refresh of batch 1 failed ({code}): {output}")
         self.version_a = self.marts("crash_a")
-        reference = copy_state(self.base.parent, self.workdir / "pg-clean")
+        reference = copy_warehouse(self.base, self.workdir / "pg-clean")
         self.create("crash_clean", template="crash_a")
         self.clean_code, output = self.refresh(duck.landing_12, reference, "crash_clean")
         if self.clean_code not in (0, 1):
@@ -482,7 +476,7 @@ class PostgresCampaign:
     def point(self, name: str) -> Result:
         started = time.monotonic()
         database = "crash_" + name.replace(".", "_")
-        state = copy_state(self.base.parent, self.workdir / "points" / f"pg-{name}")
+        state = copy_warehouse(self.base, self.workdir / "points" / f"pg-{name}")
         self.create(database, template="crash_a")
         mismatches: list[str] = []
         code, output = self.refresh(self.duck.landing_12, state, database, {"LOYALTY_FAILPOINT": name})
@@ -536,13 +530,16 @@ def campaign(workdir: Path, *, full: bool, points: list[str] | None = None) -> l
     workdir.mkdir(parents=True, exist_ok=True)
     chosen = lambda listed: [p for p in listed if points is None or p in points]  # noqa: E731
     duck = DuckDBCampaign(workdir)
-    results = [duck.point(name) for name in chosen(DUCKDB_POINTS if full else BOUNDED_POINTS)]
     special: dict[str, Callable[[], Result]] = {
         "incentives.close": duck.incentive_close,
         "incentives.journal": duck.incentive_journal,
     }
+    # every DuckDB case kills and reruns its own copy of version A: independent, so in parallel
+    tasks = [functools.partial(duck.point, name) for name in chosen(DUCKDB_POINTS if full else BOUNDED_POINTS)]
     if full:
-        results += [special[name]() for name in chosen(SPECIAL_POINTS)]
+        tasks += [special[name] for name in chosen(SPECIAL_POINTS)]
+    results = in_parallel(tasks)
+    if full:
         pg_points = chosen(POSTGRES_POINTS)
         if pg_points:
             from tools import throwaway_postgres
@@ -550,6 +547,8 @@ def campaign(workdir: Path, *, full: bool, points: list[str] | None = None) -> l
             server = throwaway_postgres.start()
             try:
                 postgres = PostgresCampaign(duck, server)
+                # one at a time: each database is created from version A's as a template,
+                # which PostgreSQL refuses while another session reads the template
                 results += [postgres.point(name) for name in pg_points]
             finally:
                 throwaway_postgres.stop(server.data_dir, server.bin_dir)

@@ -31,6 +31,7 @@ runs each on its own as well.
 from __future__ import annotations
 
 import csv
+import functools
 import shutil
 import time
 from collections import Counter
@@ -42,7 +43,7 @@ from pathlib import Path
 import duckdb
 
 from tools.compare_engines import _normalise
-from tools.faults import Result
+from tools.faults import Result, in_parallel
 from tools.faults.workspace import (
     accounting,
     clean_landing,
@@ -683,7 +684,7 @@ def campaign(workdir: Path, *, full: bool) -> list[Result]:
     month = evaluated_month(truth)
     parts = scenarios(clean_folder, truth)
     results = []
-    if full:
-        for scenario in parts:
-            results += run_scenario(scenario, workdir, clean_folder, clean, month)
+    if full:  # independent copies of the clean folder: in parallel
+        tasks = [functools.partial(run_scenario, scenario, workdir, clean_folder, clean, month) for scenario in parts]
+        results += [result for scenario_results in in_parallel(tasks) for result in scenario_results]
     return results + run_scenario(combined(parts), workdir, clean_folder, clean, month, parts)
