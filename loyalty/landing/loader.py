@@ -15,8 +15,10 @@ loader guarantees:
   columns are ignored, named in ``raw.load_log.extra_columns`` and logged as a schema-drift
   warning (``LoadReport.schema_drift``; the dbt test on ``stg_loader__load_log`` warns too).
 
-DuckDB's own Parquet reader does the Parquet work; CSV goes through Python's ``csv`` module
-because DuckDB's CSV reader cannot report source line numbers, and rejected rows must name them.
+DuckDB's own Parquet reader does the Parquet work; CSV goes through pyarrow's multi-threaded
+reader (every column as text, each row's position kept, because rejected rows must name their
+line); Python's ``csv`` module only reads the header and, on the error path, finds the line
+that breaks the file.
 """
 
 from __future__ import annotations

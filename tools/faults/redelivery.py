@@ -30,7 +30,6 @@ runs each on its own as well.
 
 from __future__ import annotations
 
-import csv
 import functools
 import shutil
 import time
@@ -44,6 +43,7 @@ import duckdb
 
 from tools.compare_engines import _normalise
 from tools.faults import Result, in_parallel
+from tools.faults.late_deliveries import LATE_ORDERS, MEMBER_CLOSING, STORE_CLOSING, evaluated_month, read_rows
 from tools.faults.workspace import (
     accounting,
     clean_landing,
@@ -57,11 +57,6 @@ from tools.faults.workspace import (
 )
 
 PART = "re-delivery"
-# the clean landing folder's extra files (write_extras): late orders of the last evaluated
-# month, and dimension updates (a store closing inside it, a member closing the account)
-LATE_ORDERS = "orders/zz-late-orders.csv"
-STORE_CLOSING = "stores/zz-closing.csv"
-MEMBER_CLOSING = "members/zz-closing.csv"
 # what a published month changes by design (docs/program.md#restatements)
 PUBLISHED_MARTS = frozenset({"fct_store_incentive_published", "fct_store_incentive_restatements"})
 # append-only histories: every refresh that evaluates a store-month differently adds a row, so
@@ -79,126 +74,6 @@ KEYS = {
     "orders": ("order_id", "updated_at"),
     "balance_snapshots": ("account_id", "balance_type", "currency", "as_of"),
 }
-
-
-# ---------------------------------------------------------------- the clean landing folder
-
-
-def _read(connection: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyRelation:
-    if path.suffix == ".parquet":
-        return connection.sql(f"select * from read_parquet('{path}')")
-    return connection.sql(f"select * from read_csv('{path}', all_varchar = true, header = true)")
-
-
-def _rows(path: Path) -> list[dict[str, str]]:
-    with duckdb.connect() as connection:
-        relation = _read(connection, path)
-        names = relation.columns
-        return [
-            {name: "" if value is None else str(value) for name, value in zip(names, row, strict=True)}
-            for row in relation.fetchall()
-        ]
-
-
-def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
-def _current_rows(landing: Path, source: str, key: str) -> dict[str, dict[str, str]]:
-    """The latest delivered row per key of a dimension, files in load order (name)."""
-    current: dict[str, dict[str, str]] = {}
-    for path in sorted((landing / source).iterdir()):
-        for row in _rows(path):
-            current[row[key]] = row
-    return current
-
-
-def evaluated_month(truth: Path) -> date:
-    """The last incentive month the generated data evaluates (its ground truth)."""
-    with (truth / "store_eligibility.csv").open(newline="", encoding="utf-8") as handle:
-        return max(date.fromisoformat(row["period_month"]) for row in csv.DictReader(handle))
-
-
-def _eligible_open_stores(landing: Path, truth: Path, month: date) -> list[str]:
-    with (truth / "store_eligibility.csv").open(newline="", encoding="utf-8") as handle:
-        eligible = sorted(
-            row["store_id"]
-            for row in csv.DictReader(handle)
-            if row["period_month"] == month.isoformat() and row["eligible"] == "true"
-        )
-    stores = _current_rows(landing, "stores", "store_id")
-    untouched = _untouched_keys(truth, "stores")
-    return [store for store in eligible if store in stores and not stores[store]["closed_on"] and store in untouched]
-
-
-def _untouched_keys(truth: Path, source: str) -> set[str]:
-    """Keys of a dimension the generator delivered once, valid and unchanged (not in its
-    rejected rows nor in its dimension changes): their current row is their only row."""
-    keys_file = {"stores": "stores.csv", "members": "members.csv"}[source]
-    key = {"stores": "store_id", "members": "account_id"}[source]
-    with (truth / keys_file).open(newline="", encoding="utf-8") as handle:
-        keys = {row[key] for row in csv.DictReader(handle) if row["expected_versions"] == "1"}
-    touched = set()
-    for name in ("rejected_rows.csv", "dimension_changes.csv"):
-        with (truth / name).open(newline="", encoding="utf-8") as handle:
-            touched |= {row["row_key"] for row in csv.DictReader(handle) if row["source"] == source}
-    return keys - touched
-
-
-def write_extras(landing: Path, truth: Path) -> None:
-    """Complete a generated landing folder with the files the late and dimension scenarios
-    deliver after the publish: returned guest orders of the last evaluated month at an eligible
-    store (more than its completed orders: its return rate fails), that month's second eligible
-    store re-delivered with closed_on on the 11th, and an active member re-delivered closed.
-    Raises ValueError when the data has fewer than two eligible open stores that month."""
-    month = evaluated_month(truth)
-    stores = _eligible_open_stores(landing, truth, month)
-    if len(stores) < 2:
-        raise ValueError(f"{month}: fewer than two eligible open stores ({stores}); generate more data")
-    returning, closing = stores[0], stores[1]
-    orders = [row for path in sorted((landing / "orders").iterdir()) for row in _rows(path)]
-    in_month = {
-        row["order_id"]
-        for row in orders
-        if row["store_id"] == returning and row["ordered_at"][:7] == month.isoformat()[:7]
-    }
-    currency = next(row["currency"] for row in orders if row["store_id"] == returning)
-    day = month.isoformat()
-    placed_returned = (f"{day}T10:00:00Z", f"{day}T18:00:00Z")
-    header = ["order_id", "account_id", "store_id", "channel", "status", "currency", "net_amount"]
-    _write_csv(
-        landing / LATE_ORDERS,
-        [*header, "ordered_at", "updated_at"],
-        [
-            [f"LATE{number:05d}", "", returning, "store", "returned", currency, "10.00", *placed_returned]
-            for number in range(len(in_month) + 1)
-        ],
-    )
-    store = _current_rows(landing, "stores", "store_id")[closing]
-    _write_csv(
-        landing / STORE_CLOSING,
-        ["store_id", "store_name", "region", "opened_on", "closed_on"],
-        [[closing, store["store_name"], store["region"], store["opened_on"][:10], month.replace(day=11).isoformat()]],
-    )
-    members = _current_rows(landing, "members", "account_id")
-    with (truth / "members.csv").open(newline="", encoding="utf-8") as handle:
-        active = sorted(row["account_id"] for row in csv.DictReader(handle) if row["expected_status"] == "active")
-    untouched = _untouched_keys(truth, "members")
-    account = next(
-        account
-        for account in active
-        if account in members and members[account]["status"] == "active" and account in untouched
-    )
-    member = members[account]
-    _write_csv(
-        landing / MEMBER_CLOSING,
-        ["account_id", "email", "enrolled_at", "home_store_id", "status"],
-        [[account, member["email"], member["enrolled_at"], member["home_store_id"], "closed"]],
-    )
 
 
 def _key_value(text: str) -> str:
@@ -222,7 +97,7 @@ def _first_deliveries_of_conflicts(landing: Path, source: str) -> set[str]:
     payloads: dict[tuple, set[tuple]] = {}
     files: dict[tuple, list[str]] = {}
     for path in sorted((landing / source).iterdir()):
-        for row in _rows(path):
+        for row in read_rows(path):
             key = tuple(_key_value(row[column]) for column in KEYS[source])
             payloads.setdefault(key, set()).add(tuple(sorted((name, _key_value(value)) for name, value in row.items())))
             files.setdefault(key, []).append(f"{source}/{path.name}")
@@ -364,7 +239,7 @@ def _restatement(warehouse: Path, store: str, month: date) -> tuple | None:
 
 
 def _check_late_orders(warehouse: Path, landing: Path, context: dict) -> list[str]:
-    store = _rows(landing / LATE_ORDERS)[0]["store_id"]
+    store = read_rows(landing / LATE_ORDERS)[0]["store_id"]
     found = _restatement(warehouse, store, context["month"])
     if not found or found[:2] != (True, False) or "return_rate_maximum" not in found[2]:
         return [
@@ -376,14 +251,14 @@ def _check_late_orders(warehouse: Path, landing: Path, context: dict) -> list[st
 
 def _check_dimension_updates(warehouse: Path, landing: Path, context: dict) -> list[str]:
     problems = []
-    store = _rows(landing / STORE_CLOSING)[0]
+    store = read_rows(landing / STORE_CLOSING)[0]
     found = _restatement(warehouse, store["store_id"], context["month"])
     if not found or found[:2] != (True, False) or "open the whole month: yes -> no" not in found[2]:
         problems.append(
             f"{store['store_id']} {context['month']}: closed_on {store['closed_on']} after the publish,"
             f" restatement {found} (expected eligible true -> false, open the whole month: yes -> no)"
         )
-    account = _rows(landing / MEMBER_CLOSING)[0]["account_id"]
+    account = read_rows(landing / MEMBER_CLOSING)[0]["account_id"]
     current = query(
         warehouse,
         "select member_status, version_number > 1 from marts.dim_members where account_id = ? and is_current",

@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from tools.compare_engines import checksums
+from tools.faults.late_deliveries import write_extras
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 # the smallest data set that carries every injected fault class the parts rely on (bounded),
@@ -115,8 +116,6 @@ def clean_landing(workdir: Path, *, full: bool) -> tuple[Path, Path]:
     the re-delivery scenarios' extra files (late orders of a published month, dimension
     updates), so that one clean delivery of it is the reference of every part. Raises
     CampaignError when the generator fails."""
-    from tools.faults import redelivery
-
     shared = shared_folder(workdir, full=full)
     shared.mkdir(parents=True, exist_ok=True)
     landing, truth = shared / "landing", shared / "truth"
@@ -125,7 +124,7 @@ def clean_landing(workdir: Path, *, full: bool) -> tuple[Path, Path]:
         for folder in (landing, truth):
             shutil.rmtree(folder, ignore_errors=True)
         generate(landing, truth, full=full)
-        redelivery.write_extras(landing, truth)
+        write_extras(landing, truth)
         marker.write_text("complete\n", encoding="utf-8")
     return landing, truth
 
