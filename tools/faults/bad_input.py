@@ -1131,11 +1131,11 @@ def _register_profiles() -> None:
 
     common = {"deadline": None, "database": None, "suppress_health_check": list(HealthCheck)}
     settings.register_profile(BOUNDED_PROFILE, max_examples=2, derandomize=True, **common)
-    settings.register_profile(FULL_PROFILE, max_examples=8, derandomize=False, **common)
+    settings.register_profile(FULL_PROFILE, max_examples=5, derandomize=False, **common)
 
 
 # hypothesis profiles: bounded for `make test` (2 examples, derandomized: the same examples on
-# every run), full for `make faults` (8 examples, fresh randomness)
+# every run), full for `make faults` (5 examples, fresh randomness)
 BOUNDED_PROFILE, FULL_PROFILE = "faults-bad-input-bounded", "faults-bad-input-full"
 _register_profiles()
 

@@ -24,13 +24,12 @@ back (or a copy of the clean reference when it holds none back), optionally the 
 last evaluated incentive month, then a second refresh once the held-back files and the
 scenario's re-deliveries have arrived. The clean landing folder (tools.faults.workspace)
 already holds the scenarios' extra files (``write_extras``), so its one refresh is the
-reference. Bounded mode runs every scenario at once in one two-refresh sequence; full mode
-runs each on its own as well.
+reference. Every scenario runs at once in one two-refresh sequence (each scenario's files are
+its own, so their checks do not interfere); full mode does so on the larger data set.
 """
 
 from __future__ import annotations
 
-import functools
 import shutil
 import time
 from collections import Counter
@@ -42,7 +41,7 @@ from pathlib import Path
 import duckdb
 
 from tools.compare_engines import _normalise
-from tools.faults import Result, in_parallel
+from tools.faults import Result
 from tools.faults.late_deliveries import LATE_ORDERS, MEMBER_CLOSING, STORE_CLOSING, evaluated_month, read_rows
 from tools.faults.workspace import (
     accounting,
@@ -550,16 +549,12 @@ def _belongs(name: str, part: Scenario) -> bool:
 
 
 def campaign(workdir: Path, *, full: bool) -> list[Result]:
-    """Bounded: every scenario at once in one two-refresh sequence (one Result for the marts and
-    one per scenario for its own evidence); full: each scenario on its own first (one Result
-    each, two refreshes each but the first two, which continue from the reference). The clean reference is made if
-    missing (tools.faults.workspace). Raises CampaignError when a refresh does not publish."""
+    """Every scenario at once in one two-refresh sequence: one Result for the marts and one per
+    scenario for its own evidence. ``full`` only changes the data set (tools.faults.workspace:
+    more accounts and months, so expiry and tier rules are exercised too). The clean reference
+    is made if missing. Raises CampaignError when a refresh does not publish."""
     clean_folder, truth = clean_landing(workdir, full=full)
     clean, _ = reference(workdir, full=full)
     month = evaluated_month(truth)
     parts = scenarios(clean_folder, truth)
-    results = []
-    if full:  # independent copies of the clean folder: in parallel
-        tasks = [functools.partial(run_scenario, scenario, workdir, clean_folder, clean, month) for scenario in parts]
-        results += [result for scenario_results in in_parallel(tasks) for result in scenario_results]
-    return results + run_scenario(combined(parts), workdir, clean_folder, clean, month, parts)
+    return run_scenario(combined(parts), workdir, clean_folder, clean, month, parts)
