@@ -86,3 +86,10 @@ def test_a_refresh_killed_inside_the_dbt_build_then_run_again_gives_the_clean_ma
     assert result.mismatches == [], "\n".join(result.mismatches)
     assert (result.tried, result.survived) == (1, 1)
     assert result.delivered > 0 and result.conserved
+    # the point's state folder is a copy (a new build path in the dbt vars): its first refresh
+    # parses the project once (orchestration/defs/dbt/project.py), and no dbt command of either
+    # refresh parses it again in full
+    copied = tmp_path / "points" / crashes.BOUNDED_POINTS[0] / "loyalty.duckdb.dbt"
+    logs = [copied / phase / "dbt.log" for phase in ("build", "findings")]
+    assert all(log.exists() for log in logs)
+    assert not [log for log in logs if "Unable to do partial parsing" in log.read_text(encoding="utf-8")]

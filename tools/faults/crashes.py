@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -247,32 +248,31 @@ def published_month_problems(warehouse: Path, clean_close: Path, acted_at: str) 
     return problems
 
 
-class DuckDBCampaign:
-    """Version A, the clean final version and its checks, for one generated data set."""
+def landings(workdir: Path) -> tuple[Path, Path]:
+    """Generate the campaign's data set (``DATA_ARGS``) under ``workdir`` once and deliver it as
+    two landing folders: batch 1, and batches 1 and 2; returns (batch 1, batches 1 + 2)."""
+    source, truth = workdir / "source", workdir / "truth"
+    if not source.exists():
+        subprocess.run(
+            [sys.executable, "-m", "tools.sample_data", "--out", str(source), "--truth", str(truth), *DATA_ARGS],
+            cwd=PROJECT_DIR,
+            check=True,
+            capture_output=True,
+        )
+    landing_1, landing_12 = workdir / "landing-1", workdir / "landing-12"
+    for landing, batches in ((landing_1, (1,)), (landing_12, (1, 2))):
+        shutil.rmtree(landing, ignore_errors=True)
+        deliver(source, landing, batches)
+    return landing_1, landing_12
 
-    def __init__(self, workdir: Path) -> None:
+
+class DuckDBCampaign:
+    """Version A, the clean final version and its checks, for the landing folders of
+    :func:`landings`."""
+
+    def __init__(self, workdir: Path, landing: tuple[Path, Path]) -> None:
         self.workdir = workdir
-        self.source, truth = workdir / "source", workdir / "truth"
-        if not self.source.exists():
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "tools.sample_data",
-                    "--out",
-                    str(self.source),
-                    "--truth",
-                    str(truth),
-                    *DATA_ARGS,
-                ],
-                cwd=PROJECT_DIR,
-                check=True,
-                capture_output=True,
-            )
-        self.landing_1, self.landing_12 = workdir / "landing-1", workdir / "landing-12"
-        for landing, batches in ((self.landing_1, (1,)), (self.landing_12, (1, 2))):
-            shutil.rmtree(landing, ignore_errors=True)
-            deliver(self.source, landing, batches)
+        self.landing_1, self.landing_12 = landing
         self.base = workdir / "duckdb-a" / "loyalty.duckdb"
         shutil.rmtree(self.base.parent, ignore_errors=True)
         code, output = refresh(self.landing_1, self.base)
@@ -428,19 +428,19 @@ class PostgresCampaign:
     """The same on PostgreSQL: each point on its own database, created from the database of
     version A as a template (with a copy of A's state folder)."""
 
-    def __init__(self, duck: DuckDBCampaign, server) -> None:
-        self.duck, self.server, self.workdir = duck, server, duck.workdir
+    def __init__(self, landing: tuple[Path, Path], workdir: Path, server) -> None:
+        (self.landing_1, self.landing_12), self.server, self.workdir = landing, server, workdir
         self.base = self.workdir / "pg-a" / "loyalty.duckdb"
         shutil.rmtree(self.base.parent, ignore_errors=True)
         self.base.parent.mkdir(parents=True)
         self.create("crash_a")
-        code, output = self.refresh(duck.landing_1, self.base, "crash_a")
+        code, output = self.refresh(self.landing_1, self.base, "crash_a")
         if code not in (0, 1):
             raise RuntimeError(f"the clean PostgreSQL refresh of batch 1 failed ({code}): {output}")
         self.version_a = self.marts("crash_a")
         reference = copy_warehouse(self.base, self.workdir / "pg-clean")
         self.create("crash_clean", template="crash_a")
-        self.clean_code, output = self.refresh(duck.landing_12, reference, "crash_clean")
+        self.clean_code, output = self.refresh(self.landing_12, reference, "crash_clean")
         if self.clean_code not in (0, 1):
             raise RuntimeError(f"the clean PostgreSQL refresh of batches 1+2 failed ({self.clean_code}): {output}")
         self.clean = self.marts("crash_clean")
@@ -481,7 +481,7 @@ class PostgresCampaign:
         state = copy_warehouse(self.base, self.workdir / "points" / f"pg-{name}")
         self.create(database, template="crash_a")
         mismatches: list[str] = []
-        code, output = self.refresh(self.duck.landing_12, state, database, {"LOYALTY_FAILPOINT": name})
+        code, output = self.refresh(self.landing_12, state, database, {"LOYALTY_FAILPOINT": name})
         if code != -signal.SIGKILL:
             mismatches.append(f"the PostgreSQL refresh was not killed at {name} (exit {code}): {output[-600:]}")
         marts = self.marts(database)
@@ -493,7 +493,7 @@ class PostgresCampaign:
             )
         if not lock_is_free(state):
             mismatches.append("the lock is held after the kill")
-        code, output = self.refresh(self.duck.landing_12, state, database)
+        code, output = self.refresh(self.landing_12, state, database)
         if code != self.clean_code:
             mismatches.append(f"the refresh after the kill exited {code}, the clean run {self.clean_code}: {output}")
         else:
@@ -520,40 +520,53 @@ class PostgresCampaign:
         )
 
 
+def _postgres_points(duck_landing: tuple[Path, Path], workdir: Path, points: list[str]) -> list[Result]:
+    """The PostgreSQL points, one after the other, against a throwaway server of their own
+    (tools/throwaway_postgres.py), stopped whatever happens."""
+    from tools import throwaway_postgres
+
+    server = throwaway_postgres.start()
+    try:
+        postgres = PostgresCampaign(duck_landing, workdir, server)
+        # one at a time: each database is created from version A's as a template,
+        # which PostgreSQL refuses while another session reads the template
+        return [postgres.point(name) for name in points]
+    finally:
+        throwaway_postgres.stop(server.data_dir, server.bin_dir)
+
+
 def campaign(workdir: Path, *, full: bool, points: list[str] | None = None) -> list[Result]:
     """One Result per crash point (part "crash"). ``full``: every DuckDB point, the incentive
     close and journal points and the PostgreSQL points (a throwaway server, tools/
     throwaway_postgres.py); otherwise ``BOUNDED_POINTS``. ``points`` narrows the DuckDB and
     PostgreSQL lists (names of loyalty/failpoints.py). Raises RuntimeError when a clean run
-    fails (the campaign cannot run), never for a mismatch it finds (docs/reliability.md)."""
+    fails (the campaign cannot run), never for a mismatch it finds (docs/reliability.md).
+
+    Every case kills and reruns its own copy of version A, so the cases are independent: the
+    DuckDB cases run two at a time, the latest points (the longest refreshes) first, and the
+    PostgreSQL points run beside them from the start, so that both cores stay busy to the end."""
     unknown = [name for name in points or [] if name not in FAILPOINTS]
     if unknown:
         raise ValueError(f"not failpoints: {unknown}")
     workdir.mkdir(parents=True, exist_ok=True)
     chosen = lambda listed: [p for p in listed if points is None or p in points]  # noqa: E731
-    duck = DuckDBCampaign(workdir)
-    special: dict[str, Callable[[], Result]] = {
-        "incentives.close": duck.incentive_close,
-        "incentives.journal": duck.incentive_journal,
-    }
-    # every DuckDB case kills and reruns its own copy of version A: independent, so in parallel
-    tasks = [functools.partial(duck.point, name) for name in chosen(DUCKDB_POINTS if full else BOUNDED_POINTS)]
-    if full:
-        tasks += [special[name] for name in chosen(SPECIAL_POINTS)]
-    results = in_parallel(tasks)
-    if full:
-        pg_points = chosen(POSTGRES_POINTS)
-        if pg_points:
-            from tools import throwaway_postgres
-
-            server = throwaway_postgres.start()
-            try:
-                postgres = PostgresCampaign(duck, server)
-                # one at a time: each database is created from version A's as a template,
-                # which PostgreSQL refuses while another session reads the template
-                results += [postgres.point(name) for name in pg_points]
-            finally:
-                throwaway_postgres.stop(server.data_dir, server.bin_dir)
+    landing = landings(workdir)
+    pg_points = chosen(POSTGRES_POINTS) if full else []
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        postgres = beside.submit(_postgres_points, landing, workdir, pg_points) if pg_points else None
+        duck = DuckDBCampaign(workdir, landing)
+        special: dict[str, Callable[[], Result]] = {
+            "incentives.close": duck.incentive_close,
+            "incentives.journal": duck.incentive_journal,
+        }
+        names = chosen(DUCKDB_POINTS if full else BOUNDED_POINTS)
+        tasks = [functools.partial(duck.point, name) for name in reversed(names)]
+        if full:
+            tasks += [special[name] for name in chosen(SPECIAL_POINTS)]
+        done = in_parallel(tasks)
+        results = done[: len(names)][::-1] + done[len(names) :]
+        if postgres is not None:
+            results += postgres.result()
     return results
 
 
