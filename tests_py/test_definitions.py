@@ -99,3 +99,20 @@ def test_dagster_queues_warehouse_writers_one_at_a_time(defs: dg.Definitions, tm
     assert {"key": "loyalty/warehouse", "limit": 1} in limits
     for job in ("refresh", "incentive_close"):
         assert "loyalty/warehouse" in defs.resolve_job_def(job).tags
+
+
+def test_dbt_commands_open_no_in_process_adapter() -> None:
+    # orchestration/defs/resources.py overrides dagster-dbt's hook (docs/operations.md#fixed-costs):
+    # an upgrade of dagster-dbt that renames it must fail here, not silently cost ~6 s per command
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.defs.resources import WarehouseDbtResource, dbt_executable
+
+    assert callable(vars(DbtCliResource).get("_initialize_dbt_core_adapter"))
+    assert "_initialize_dbt_core_adapter" in vars(WarehouseDbtResource)
+    assert (
+        WarehouseDbtResource(
+            project_dir=str(PROJECT_DIR), dbt_executable=dbt_executable()
+        )._initialize_dbt_core_adapter(["build"])
+        is None
+    )
