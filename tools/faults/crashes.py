@@ -28,6 +28,7 @@ import argparse
 import functools
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
@@ -277,6 +278,10 @@ class DuckDBCampaign:
     def __init__(self, workdir: Path, landing: tuple[Path, Path]) -> None:
         self.workdir = workdir
         self.landing_1, self.landing_12 = landing
+        # one folder per case running at a time (DuckDBCampaign.point)
+        self.slots: queue.Queue[Path] = queue.Queue()
+        for number in range(os.cpu_count() or 1):
+            self.slots.put(workdir / "slots" / f"slot-{number}")
         self.base = workdir / "duckdb-a" / "loyalty.duckdb"
         shutil.rmtree(self.base.parent, ignore_errors=True)
         code, output = refresh(self.landing_1, self.base)
@@ -309,10 +314,43 @@ class DuckDBCampaign:
             + ", ".join(differing(marts, self.clean)[:8])
         ]
 
+    def _slot_copy(self, slot: Path) -> Path:
+        """A copy of version A in ``slot`` (a folder the cases running at the same time do not
+        share), keeping the dbt parse the slot's previous case made: the parse depends on the
+        build's path (orchestration/defs/dbt/project.py), so a case in the same folder reuses
+        it instead of parsing the project again; returns the copy's published file."""
+        parse = slot.with_name(slot.name + ".parse")
+        warehouse = copy_warehouse(self.base, slot)
+        kept = warehouse.with_name(warehouse.name + ".dbt") / "parse"
+        if parse.exists():
+            shutil.rmtree(kept, ignore_errors=True)
+            shutil.copytree(parse, kept)
+        return warehouse
+
+    def _release_slot(self, slot: Path, name: str) -> None:
+        """Keep the slot's dbt parse, then move the case's folder to ``points/<name>``."""
+        parse = slot.with_name(slot.name + ".parse")
+        shutil.rmtree(parse, ignore_errors=True)
+        shutil.copytree(slot / (self.base.name + ".dbt") / "parse", parse)
+        target = self.workdir / "points" / name
+        shutil.rmtree(target, ignore_errors=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        slot.rename(target)
+
     def point(self, name: str) -> Result:
-        """Kill a refresh of batch 2 at ``name``, check, run again, check (module docstring)."""
+        """Kill a refresh of batch 2 at ``name``, check, run again, check (module docstring).
+        The case runs in a free slot folder and ends up in ``points/<name>``."""
+        slot = self.slots.get()
+        try:
+            result = self._point(name, slot)
+            self._release_slot(slot, name)
+        finally:
+            self.slots.put(slot)
+        return result
+
+    def _point(self, name: str, slot: Path) -> Result:
         started = time.monotonic()
-        warehouse = copy_warehouse(self.base, self.workdir / "points" / name)
+        warehouse = self._slot_copy(slot)
         mismatches: list[str] = []
         code, output = refresh(self.landing_12, warehouse, {"LOYALTY_FAILPOINT": name})
         if code != -signal.SIGKILL:
