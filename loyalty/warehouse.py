@@ -419,11 +419,15 @@ def rollback_build(warehouse: Warehouse, journal: BuildJournal) -> None:
                         execute(connection, f'delete from raw."{source}" where _load_id = ?', [load_id])
                 execute(connection, "delete from raw.load_log where load_id = ?", [load_id])
         manifest = warehouse.settings.manifest_dir / "manifest.json"
+        # histories (full_refresh disabled) are never rebuilt: a --full-refresh that failed
+        # restores them from their undo logs like any refresh
+        histories = set(history_tables(manifest)) if manifest.exists() else set()
         for schema, table in warehouse.rollback_tables():
             name = f"{schema}.{table}"
             if not _exists(connection, schema, table):
                 continue
-            if journal.full_refresh or name not in journal.incremental_before:
+            rebuilt = journal.full_refresh and (schema, table) not in histories
+            if rebuilt or name not in journal.incremental_before:
                 execute(connection, f'drop table "{schema}"."{table}"')
             elif _exists(connection, schema, f"{table}__undo_keys"):
                 keys = [
@@ -471,6 +475,19 @@ def incremental_tables(manifest_path: Path) -> list[tuple[str, str]]:
         (node["config"]["schema"] or "public", node["alias"])
         for node in nodes
         if node["resource_type"] == "model" and node["config"].get("materialized") == "incremental"
+    )
+
+
+def history_tables(manifest_path: Path) -> list[tuple[str, str]]:
+    """(published schema, table) of the incremental models a ``--full-refresh`` never rebuilds
+    (``full_refresh=false``: the incentive histories), from the dbt manifest."""
+    nodes = json.loads(manifest_path.read_text())["nodes"].values()
+    return sorted(
+        (node["config"]["schema"] or "public", node["alias"])
+        for node in nodes
+        if node["resource_type"] == "model"
+        and node["config"].get("materialized") == "incremental"
+        and node["config"].get("full_refresh") is False
     )
 
 
@@ -524,6 +541,8 @@ def published_tables(connection: duckdb.DuckDBPyConnection, catalog: str) -> lis
     return connection.execute(
         "select table_schema, table_name from information_schema.tables "
         f"where table_catalog = ? and table_schema in ({placeholders}) and table_type = 'BASE TABLE' "
+        # the undo logs of incremental marts are build state, dropped once the refresh publishes
+        "and table_name not like '%\\_\\_undo%' escape '\\' "
         "order by 1, 2",
         [catalog, *PUBLISHED_FILE_SCHEMAS],
     ).fetchall()

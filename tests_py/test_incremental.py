@@ -16,7 +16,8 @@ import duckdb
 import psycopg
 import pytest
 
-from loyalty.warehouse import PgQueries, pg_conninfo
+from loyalty.settings import load_settings
+from loyalty.warehouse import PgQueries, incremental_tables, pg_conninfo
 from tools.compare_engines import checksums
 
 from conftest import Refresh, run_pg_refresh, run_refresh
@@ -61,14 +62,19 @@ def published_checksums(warehouse: Path) -> dict:
         return checksums(connection)
 
 
-def build_state(build: Path) -> dict[str, tuple[int, int]]:
-    """Row count and order-independent hash of the state a refresh keeps: raw and the
-    incremental staging base models."""
+def build_state(build: Path, manifest: Path) -> dict[str, tuple[int, int]]:
+    """Row count and order-independent hash of the state a refresh keeps: raw and every
+    incremental model (staging base models, the lots replay, the incentive histories)."""
+    incremental = set(incremental_tables(manifest))
+    assert ("intermediate", "int_points_lots_replayed") in incremental
     with duckdb.connect(str(build), read_only=True) as connection:
-        tables = connection.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_schema = 'raw' or (table_schema = 'staging' and table_name like 'base_%')"
-        ).fetchall()
+        tables = [
+            (schema, table)
+            for schema, table in connection.execute(
+                "select table_schema, table_name from information_schema.tables"
+            ).fetchall()
+            if schema == "raw" or (schema, table) in incremental
+        ]
         return {
             f"{schema}.{table}": connection.execute(
                 f'select count(*), coalesce(sum(hash(t)), 0) from "{schema}"."{table}" as t'
@@ -88,16 +94,19 @@ def test_batches_with_a_failed_refresh_between_give_the_marts_of_a_full_rebuild(
     landing, warehouse, state = tmp_path / "landing", tmp_path / "published" / "loyalty.duckdb", tmp_path / "state"
     env = {"LOYALTY_STATE_DIR": str(state)}
     build = state / "loyalty.duckdb.build"
+    manifest = load_settings({"LOYALTY_WAREHOUSE": str(warehouse), **env}).manifest_dir / "manifest.json"
 
     deliver(source, landing, 1)
     ok(run_refresh(landing, warehouse, env=env))
-    after_first = build_state(build)
+    after_first = build_state(build, manifest)
     published_first = published_checksums(warehouse)
 
     deliver(source, landing, 2)
     failed = run_refresh(landing, warehouse, env={**env, "LOYALTY_DBT_VARS": BROKEN_VARS})
     assert failed.returncode == 2, failed.stdout[-3000:]
-    assert build_state(build) == after_first, "a failed refresh leaves raw and the incremental state as they were"
+    assert build_state(build, manifest) == after_first, (
+        "a failed refresh leaves raw and the incremental state as they were"
+    )
     assert published_checksums(warehouse) == published_first
     with duckdb.connect(str(build), read_only=True) as connection:
         undo_logs = connection.execute(
@@ -128,6 +137,11 @@ def test_batches_with_a_failed_refresh_between_give_the_marts_of_a_full_rebuild(
             ).fetchall()
         )
     assert rejected.get("conflicting_duplicate", 0) >= 1
+    with duckdb.connect(str(build), read_only=True) as connection:
+        replayed = connection.execute(
+            "select count(distinct account_id) from intermediate.int_points_lots_replayed"
+        ).fetchone()[0]
+    assert replayed > 0, "the data set has accounts with reinstated points, so the replay is exercised"
 
 
 def test_batches_on_postgres_give_the_marts_of_a_full_rebuild(

@@ -8,7 +8,11 @@
     Every incremental model uses the `undo_logged` strategy: before it replaces rows it keeps
     their previous version in `<model>__undo` and the keys it wrote in `<model>__undo_keys`, so
     a refresh that fails its integrity checks can put the build state back as it was
-    (loyalty/warehouse.py rollback_build; the undo tables are dropped once a refresh publishes). -#}
+    (loyalty/warehouse.py rollback_build; the undo tables are dropped once a refresh publishes).
+
+    A model whose run can leave a key with no row (an account that no longer needs a
+    computation) names, in `meta.undo_logged_key_only_rows`, a condition on its rows: rows that
+    meet it only name a key to replace, and are not inserted. -#}
 
 {#- The raw rows one run of a staging base model (re)classifies.
     * full build: every delivered row;
@@ -91,6 +95,10 @@
     {%- set matches -%}
         {%- for column in unique_key %}{{ "and " if not loop.first }}replaced.{{ column }} = incoming.{{ column }} {% endfor -%}
     {%- endset -%}
+    {#- a relation in a build schema (PostgreSQL, var schema_suffix) needs no undo log: a refresh
+        that does not publish discards the whole schema -#}
+    {%- set in_build_schema = var('schema_suffix', '') and target.schema.endswith(var('schema_suffix', '')) -%}
+    {%- if not in_build_schema %}
     create table if not exists {{ undo }} as select * from {{ target }} where 1 = 0;
     create table if not exists {{ undo_keys }} as select {{ key_list }} from {{ target }} where 1 = 0;
     insert into {{ undo }}
@@ -98,9 +106,14 @@
     inner join (select distinct {{ key_list }} from {{ source }}) as incoming
         on {{ matches }};
     insert into {{ undo_keys }} select distinct {{ key_list }} from {{ source }};
+    {%- endif %}
     delete from {{ target }} as replaced
     using (select distinct {{ key_list }} from {{ source }}) as incoming
     where {{ matches }};
+    {%- set key_only = (config.get('meta') or {}).get('undo_logged_key_only_rows') %}
     insert into {{ target }} ({{ columns }})
     select {{ columns }} from {{ source }}
+    {%- if key_only %}
+    where not ({{ key_only }})
+    {%- endif %}
 {%- endmacro %}

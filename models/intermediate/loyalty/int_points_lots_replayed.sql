@@ -23,6 +23,30 @@
 -- Outcomes: `expired` in outcome_month (expected: month ends while the account had events, then
 -- what is left at its due month; due months only up to the last month ended by the warehouse's
 -- as-of, int_warehouse_as_of) and `remaining` (ledger: what is left of the lot now).
+--
+-- Incremental (docs/operations.md#incremental-refresh): an account's replay reads only its own
+-- events, its lots and (basis expected) the last month ended by the as-of, hashed into
+-- replay_input_hash. A run replays the accounts whose hash changed since the last build (new or
+-- reclassified events, a new month end for the expected basis) and replaces all their rows
+-- (unique_key basis, account_id). Each account it replays, and each account that no longer
+-- needs the replay, also gets a key-only row (lot_event_id null), which the undo_logged strategy
+-- uses to replace the account's rows but does not insert: an account whose replay now leaves
+-- no row loses its old rows.
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='undo_logged',
+    unique_key=['basis', 'account_id'],
+    on_schema_change='append_new_columns',
+    meta={'undo_logged_key_only_rows': 'lot_event_id is null'},
+) }}
+
+{#- a build from before the hash column existed replays every account once -#}
+{%- set has_previous_hash = false %}
+{%- if execute and is_incremental() %}
+    {%- set previous_columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list %}
+    {%- set has_previous_hash = 'replay_input_hash' in previous_columns %}
+{%- endif %}
 
 with recursive
 
@@ -60,13 +84,116 @@ event_roles as (
     from events
 ),
 
-replayed_accounts as (
+replay_candidates as (
     select distinct
         basis,
         account_id
     from event_roles
     where fifo_role = 'reinstate'
 ),
+
+candidate_events as (
+    select
+        event_roles.basis,
+        event_roles.account_id,
+        {{ dbt.listagg(
+            dbt.concat([
+                'event_roles.event_id', "'|'",
+                'cast(event_roles.occurred_at as ' ~ dbt.type_string() ~ ')', "'|'",
+                'cast(event_roles.points as ' ~ dbt.type_string() ~ ')', "'|'",
+                'event_roles.fifo_role', "'|'",
+                "coalesce(event_roles.reinstates_event_id, '')",
+            ]),
+            "';'",
+            'order by event_roles.event_id, event_roles.fifo_role',
+        ) }} as events_text
+    from event_roles
+    inner join replay_candidates
+        on
+            event_roles.basis = replay_candidates.basis
+            and event_roles.account_id = replay_candidates.account_id
+    where event_roles.fifo_role in ('lot', 'consume', 'reinstate')
+    group by event_roles.basis, event_roles.account_id
+),
+
+candidate_lots as (
+    select
+        lots.account_id,
+        {{ dbt.listagg(
+            dbt.concat([
+                'lots.lot_event_id', "'|'",
+                'cast(lots.occurred_at as ' ~ dbt.type_string() ~ ')', "'|'",
+                'cast(lots.due_month as ' ~ dbt.type_string() ~ ')',
+            ]),
+            "';'",
+            'order by lots.lot_event_id',
+        ) }} as lots_text
+    from lots
+    where lots.account_id in (select replay_candidates.account_id from replay_candidates)
+    group by lots.account_id
+),
+
+replay_inputs as (
+    -- what an account's replay reads, as one hash (see the top of this file)
+    select
+        candidate_events.basis,
+        candidate_events.account_id,
+        {{ dbt.hash(dbt.concat([
+            'candidate_events.events_text', "'#'",
+            "coalesce(candidate_lots.lots_text, '')", "'#'",
+            "case when candidate_events.basis = 'expected' then cast(warehouse_as_of.last_ended_month as "
+                ~ dbt.type_string() ~ ") else '' end",
+        ])) }} as replay_input_hash
+    from candidate_events
+    left join candidate_lots
+        on candidate_events.account_id = candidate_lots.account_id
+    cross join warehouse_as_of
+),
+
+{%- if is_incremental() %}
+
+previous_replays as (
+    select distinct
+        basis,
+        account_id,
+        {{ 'replay_input_hash' if has_previous_hash else 'cast(null as ' ~ dbt.type_string() ~ ')' }}
+            as replay_input_hash
+    from {{ this }}
+),
+
+replayed_accounts as (
+    -- the accounts whose inputs changed since the last build (or whose replay left no row)
+    select replay_inputs.*
+    from replay_inputs
+    left join previous_replays
+        on
+            replay_inputs.basis = previous_replays.basis
+            and replay_inputs.account_id = previous_replays.account_id
+    where
+        previous_replays.replay_input_hash is null
+        or previous_replays.replay_input_hash <> replay_inputs.replay_input_hash
+),
+
+vanished_replays as (
+    -- accounts replayed before that no longer need the replay
+    select
+        previous_replays.basis,
+        previous_replays.account_id
+    from previous_replays
+    left join replay_inputs
+        on
+            previous_replays.basis = replay_inputs.basis
+            and previous_replays.account_id = replay_inputs.account_id
+    where replay_inputs.account_id is null
+),
+
+{%- else %}
+
+replayed_accounts as (
+    select * from replay_inputs
+),
+
+{%- endif %}
 
 account_events as (
     select event_roles.*
@@ -546,14 +673,48 @@ outcomes as (
 
 final as (
     select
-        cast(basis as {{ dbt.type_string() }}) as basis,
-        account_id,
-        lot_event_id,
-        cast(outcome as {{ dbt.type_string() }}) as outcome,
-        outcome_month,
-        cast(sum(points) as bigint) as points
+        cast(outcomes.basis as {{ dbt.type_string() }}) as basis,
+        outcomes.account_id,
+        outcomes.lot_event_id,
+        cast(outcomes.outcome as {{ dbt.type_string() }}) as outcome,
+        outcomes.outcome_month,
+        cast(sum(outcomes.points) as bigint) as points,
+        replayed_accounts.replay_input_hash
     from outcomes
-    group by basis, account_id, lot_event_id, outcome, outcome_month
+    inner join replayed_accounts
+        on
+            outcomes.basis = replayed_accounts.basis
+            and outcomes.account_id = replayed_accounts.account_id
+    group by
+        outcomes.basis,
+        outcomes.account_id,
+        outcomes.lot_event_id,
+        outcomes.outcome,
+        outcomes.outcome_month,
+        replayed_accounts.replay_input_hash
 )
 
 select * from final
+{%- if is_incremental() %}
+union all
+-- key-only rows (see the top of this file)
+select
+    cast(replaced_accounts.basis as {{ dbt.type_string() }}) as basis,
+    replaced_accounts.account_id,
+    cast(null as {{ dbt.type_string() }}) as lot_event_id,
+    cast(null as {{ dbt.type_string() }}) as outcome,
+    cast(null as date) as outcome_month,
+    cast(null as bigint) as points,
+    cast(null as {{ dbt.type_string() }}) as replay_input_hash
+from (
+    select
+        replayed_accounts.basis,
+        replayed_accounts.account_id
+    from replayed_accounts
+    union all
+    select
+        vanished_replays.basis,
+        vanished_replays.account_id
+    from vanished_replays
+) as replaced_accounts
+{%- endif %}

@@ -1,4 +1,11 @@
-{{ config(materialized='incremental', incremental_strategy='append', full_refresh=false) }}
+{#- append-only: a run inserts new keys only; undo_logged records them, so a refresh that does
+    not publish takes its rows back out (docs/operations.md#rollback) -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='undo_logged',
+    unique_key=['store_id', 'period_month', 'evaluated_at'],
+    full_refresh=false,
+) }}
 -- Append-only history of store incentive evaluations: one row per store, month and
 -- evaluation (store_id, period_month, evaluated_at). A run appends the current evaluation of a
 -- store-month (fct_store_incentive_eligibility) when the history has none for it yet or its

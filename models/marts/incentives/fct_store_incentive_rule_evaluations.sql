@@ -1,4 +1,11 @@
-{{ config(materialized='incremental', incremental_strategy='append', full_refresh=false) }}
+{#- append-only: a run inserts new keys only; undo_logged records them, so a refresh that does
+    not publish takes its rows back out (docs/operations.md#rollback) -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='undo_logged',
+    unique_key=['store_id', 'period_month', 'rule_id', 'evaluated_at'],
+    full_refresh=false,
+) }}
 -- Append-only history of the rule results behind each recorded evaluation: one row per store,
 -- month, rule and evaluation (store_id, period_month, rule_id, evaluated_at), so a restatement
 -- can say which rules and metrics changed since the month was published. A run records the
