@@ -120,7 +120,9 @@ class Warehouse:
         the journal of the previous refresh (None before the first)."""
         self.prepare()
         journal = BuildJournal.read(self.settings)
-        if journal is not None and journal.status == "building":
+        if journal is not None and journal.status == "building" and self.swapped_before_kill(journal):
+            self.finish_killed_publish(journal)
+        elif journal is not None and journal.status == "building":
             rollback_build(self, journal)
         elif journal is not None and journal.status in FINAL_STATUSES:
             drop_undo_tables(self)
@@ -163,6 +165,36 @@ class Warehouse:
         rollback_build(self, journal)
         return True
 
+    def swapped_before_kill(self, journal: BuildJournal) -> bool:
+        """The unfinished refresh of ``journal`` had already put its new file in place: the
+        published file is the one it noted just before the swap (DuckDB only; a PostgreSQL
+        refresh killed after its swap transaction is rolled back and rebuilt)."""
+        if journal.swap_inode is None or not self.settings.warehouse.exists():
+            return False
+        return self.settings.warehouse.stat().st_ino == journal.swap_inode
+
+    def finish_killed_publish(self, journal: BuildJournal) -> None:
+        """Finish a refresh killed after its publish swap (docs/operations.md#rollback): its
+        build state and published file agree, so its changes are made final as its own commit
+        would have (undo logs dropped, journal ``published`` with its exit code) and the report
+        it wrote is put in place; nothing is rebuilt."""
+        draft = self.settings.report_path.with_name(self.settings.report_path.name + ".work")
+        if draft.exists():
+            os.replace(draft, self.settings.report_path)
+        journal.status = "published"
+        journal.exit_code = journal.pending_exit_code if journal.pending_exit_code is not None else journal.exit_code
+        journal.swap_inode = journal.pending_exit_code = None
+        journal.write(self.settings)
+        drop_undo_tables(self)
+
+    def note_pending_exit_code(self, exit_code: int | None) -> None:
+        """Note the exit code of the refresh in progress before it publishes (it stands if the
+        refresh is killed after its swap)."""
+        journal = BuildJournal.read(self.settings)
+        if journal is not None and journal.status == "building":
+            journal.pending_exit_code = exit_code
+            journal.write(self.settings)
+
     def commit(self, exit_code: int | None = None) -> None:
         """After a publish: the refresh's changes are final (undo tables dropped); its exit
         code stands for refreshes that find nothing new."""
@@ -171,6 +203,7 @@ class Warehouse:
             journal.status = "published"
             if exit_code is not None:
                 journal.exit_code = exit_code
+            journal.swap_inode = journal.pending_exit_code = None
             journal.write(self.settings)
         drop_undo_tables(self)
 
@@ -341,7 +374,10 @@ class BuildJournal:
     incremental_before: ``schema.table`` of the incremental models that existed when it began;
     full_refresh: it rebuilt the incremental models from scratch (no undo log);
     fingerprint: what the last publish was built from besides raw (build_fingerprint);
-    exit_code: the command's exit code of the last publish."""
+    exit_code: the command's exit code of the last publish;
+    swap_inode: (DuckDB) the inode of the new published file, noted just before the swap that
+    puts it in place, so that a refresh killed after the swap is known to have published;
+    pending_exit_code: the exit code of the refresh in progress, noted before it publishes."""
 
     status: str
     full_refresh: bool = False
@@ -349,6 +385,8 @@ class BuildJournal:
     load_ids: list[str] = field(default_factory=list)
     fingerprint: str = ""
     exit_code: int | None = None
+    swap_inode: int | None = None
+    pending_exit_code: int | None = None
 
     @classmethod
     def read(cls, settings: Settings) -> BuildJournal | None:
@@ -584,6 +622,10 @@ def publish(settings: Settings) -> Path:
         wal = staged.with_name(staged.name + ".wal")
         if wal.exists():
             raise RuntimeError(f"{wal} still exists after a checkpoint; refusing to publish a partial file")
+        journal = BuildJournal.read(settings)
+        if journal is not None and journal.status == "building":
+            journal.swap_inode = staged.stat().st_ino  # the swap keeps the file (and its inode)
+            journal.write(settings)
         failpoint("publish.before_swap")
         os.replace(staged, settings.warehouse)
     finally:

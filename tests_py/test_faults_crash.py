@@ -14,6 +14,7 @@ import pytest
 
 from loyalty import alerts, failpoints
 from loyalty.settings import SettingsError, load_settings
+from loyalty.warehouse import BuildJournal, open_warehouse
 from orchestration.defs.dbt.assets import NODE_FAILPOINTS
 from tools.faults import crashes
 
@@ -93,3 +94,25 @@ def test_a_refresh_killed_inside_the_dbt_build_then_run_again_gives_the_clean_ma
     logs = [copied / phase / "dbt.log" for phase in ("build", "findings")]
     assert all(log.exists() for log in logs)
     assert not [log for log in logs if "Unable to do partial parsing" in log.read_text(encoding="utf-8")]
+
+
+def test_a_refresh_killed_after_its_swap_is_finished_not_rolled_back(tmp_path: Path) -> None:
+    # docs/operations.md#rollback: the journal notes the new file's inode just before the swap
+    settings = load_settings({"LOYALTY_WAREHOUSE": str(tmp_path / "loyalty.duckdb")})
+    settings.warehouse.write_bytes(b"the file the swap put in place")
+    report_draft = settings.report_path.with_name(settings.report_path.name + ".work")
+    report_draft.write_text("the dead refresh's report", encoding="utf-8")
+    inode = settings.warehouse.stat().st_ino
+    swapped = BuildJournal(status="building", load_ids=["b1"], exit_code=0, swap_inode=inode, pending_exit_code=1)
+    not_swapped = BuildJournal(status="building", swap_inode=inode + 1)
+    warehouse = open_warehouse(settings)
+    assert not warehouse.swapped_before_kill(not_swapped)
+    assert not warehouse.swapped_before_kill(BuildJournal(status="building"))
+    assert warehouse.swapped_before_kill(swapped)
+    warehouse.finish_killed_publish(swapped)
+    journal = BuildJournal.read(settings)
+    assert journal is not None
+    assert (journal.status, journal.exit_code, journal.load_ids) == ("published", 1, ["b1"])
+    assert (journal.swap_inode, journal.pending_exit_code) == (None, None)
+    assert settings.report_path.read_text(encoding="utf-8") == "the dead refresh's report"
+    assert not report_draft.exists()

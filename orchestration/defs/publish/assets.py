@@ -36,6 +36,9 @@ def build_published_warehouse(dbt_assets: dg.AssetsDefinition) -> dg.AssetsDefin
         context: AssetExecutionContext, settings: dg.ResourceParam[Settings]
     ) -> dg.MaterializeResult:
         warehouse = open_warehouse(settings)
+        outcome_path = settings.dbt_target_dir / OUTCOME_FILE
+        exit_code = json.loads(outcome_path.read_text())["exit_code"] if outcome_path.exists() else None
+        warehouse.note_pending_exit_code(exit_code)
         report_draft = settings.report_path.with_name(settings.report_path.name + ".work")
         # DuckDB: read the work copy before it becomes the published file (nothing in this process
         # opens the published file; DuckDB locks are per open file). PostgreSQL: the build schemas
@@ -50,8 +53,7 @@ def build_published_warehouse(dbt_assets: dg.AssetsDefinition) -> dg.AssetsDefin
         if not warehouse.reads_after_publish:
             published = warehouse.publish()
         failpoint("publish.after_swap")
-        outcome_path = settings.dbt_target_dir / OUTCOME_FILE
-        warehouse.commit(json.loads(outcome_path.read_text())["exit_code"] if outcome_path.exists() else None)
+        warehouse.commit(exit_code)
         os.replace(report_draft, settings.report_path)
         lock = warehouse_lock(settings)
         if lock.is_locked:
