@@ -161,19 +161,6 @@ previous_replays as (
     from {{ this }}
 ),
 
-replayed_accounts as (
-    -- the accounts whose inputs changed since the last build (or whose replay left no row)
-    select replay_inputs.*
-    from replay_inputs
-    left join previous_replays
-        on
-            replay_inputs.basis = previous_replays.basis
-            and replay_inputs.account_id = previous_replays.account_id
-    where
-        previous_replays.replay_input_hash is null
-        or previous_replays.replay_input_hash <> replay_inputs.replay_input_hash
-),
-
 vanished_replays as (
     -- accounts replayed before that no longer need the replay
     select
@@ -186,14 +173,23 @@ vanished_replays as (
             and previous_replays.account_id = replay_inputs.account_id
     where replay_inputs.account_id is null
 ),
-
-{%- else %}
+{%- endif %}
 
 replayed_accounts as (
-    select * from replay_inputs
+    -- every candidate in a full build; in an incremental one, those whose inputs changed since
+    -- the last build (or whose replay left no row)
+    select replay_inputs.*
+    from replay_inputs
+    {%- if is_incremental() %}
+    left join previous_replays
+        on
+            replay_inputs.basis = previous_replays.basis
+            and replay_inputs.account_id = previous_replays.account_id
+    where
+        previous_replays.replay_input_hash is null
+        or previous_replays.replay_input_hash <> replay_inputs.replay_input_hash
+    {%- endif %}
 ),
-
-{%- endif %}
 
 account_events as (
     select event_roles.*
