@@ -29,7 +29,7 @@ from typing import Any
 import duckdb
 
 from loyalty.failpoints import failpoint
-from loyalty.settings import DUCKDB_FILE_CONFIG, Settings
+from loyalty.settings import DUCKDB_FILE_CONFIG, PROJECT_DIR, Settings
 
 # The dbt schemas a PostgreSQL refresh rebuilds and publishes together (raw is the loader's).
 PUBLISHED_SCHEMAS = ("program", "staging", "audit", "intermediate", "marts", "findings")
@@ -409,15 +409,29 @@ class BuildJournal:
 
 
 FINAL_STATUSES = ("published", "unchanged")
+# the files of the dbt project: a change to any of them changes what a build does
+DBT_PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests")
+
+
+def project_digest(project_dir: Path = PROJECT_DIR) -> str:
+    """SHA-256 of the dbt project's files (``DBT_PROJECT_INPUTS``: names and contents), so that
+    a parse made again for another build path or thread count (orchestration/defs/dbt/project.py)
+    is not taken for a change of the project."""
+    digest = hashlib.sha256()
+    for name in DBT_PROJECT_INPUTS:
+        path = project_dir / name
+        files = [path] if path.is_file() else sorted(child for child in path.rglob("*") if child.is_file())
+        for file in files:
+            digest.update(str(file.relative_to(project_dir)).encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def build_fingerprint(settings: Settings) -> str:
-    """What a build depends on besides the raw tables: the parsed dbt project (its manifest's
-    modification time), the dbt vars, the engine and the incentive actions journal. Two
-    refreshes with equal fingerprints and no new landing file build the same marts."""
+    """What a build depends on besides the raw tables: the dbt project's files, the dbt vars,
+    the engine and the incentive actions journal. Two refreshes with equal fingerprints and no
+    new landing file build the same marts."""
     digest = hashlib.sha256()
-    manifest = settings.manifest_dir / "manifest.json"
-    digest.update(str(manifest.stat().st_mtime_ns if manifest.exists() else 0).encode())
+    digest.update(project_digest().encode())
     digest.update(json.dumps(settings.dbt_vars, sort_keys=True, default=str).encode())
     digest.update(settings.target.encode())
     if settings.incentive_journal.exists():

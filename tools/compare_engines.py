@@ -89,7 +89,8 @@ def _marts(connection) -> set[str]:
     rows = connection.execute(
         "select table_name from information_schema.tables where table_schema = 'marts' and table_type = 'BASE TABLE'"
     ).fetchall()
-    return {name for (name,) in rows}
+    # an incremental mart's undo log (`<mart>__undo`, docs/operations.md#rollback) is build state
+    return {name for (name,) in rows if "__undo" not in name}
 
 
 def normalised_rows(rows: list[tuple]) -> Counter:

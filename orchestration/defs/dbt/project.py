@@ -6,16 +6,14 @@ import json
 from pathlib import Path
 
 from loyalty.settings import PROJECT_DIR, Settings
+from loyalty.warehouse import DBT_PROJECT_INPUTS
 from orchestration.defs.resources import WarehouseDbtResource
-
-# what a change to makes the manifest stale
-PROJECT_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests")
 
 
 def newest_project_change(project_dir: Path = PROJECT_DIR) -> float:
     """The latest modification time (seconds since the epoch) of any dbt project file."""
     newest = 0.0
-    for name in PROJECT_INPUTS:
+    for name in DBT_PROJECT_INPUTS:
         path = project_dir / name
         if path.is_file():
             newest = max(newest, path.stat().st_mtime)
