@@ -5,10 +5,10 @@
     (docs/landing.md#same-key-different-payload): landing_source_kinds() in model_lists.sql,
     held to loyalty/landing/contract.py by tests_py/test_landing_contract.py. -#}
 
-{#- Delivered text (raw_<column>), the delivery's position and identity, the row as JSON.
-    personal_columns are masked in the JSON (mask_personal_text), which audit.rejected_source_rows
-    publishes; the raw_<column> text stays in the build layer. -#}
-{% macro delivery_columns(relation, columns, key_columns, personal_columns=[]) -%}
+{#- Delivered text (raw_<column>) and the delivery's position and identity. The text of every
+    row is needed to check and compare it; classify_deliveries keeps it only for rows that are not
+    staged (kept_delivered_text). -#}
+{% macro delivery_columns(relation, columns, key_columns) -%}
     {%- for column in columns %}
         {{ relation }}.{{ column }} as raw_{{ column }},
     {%- endfor %}
@@ -17,8 +17,7 @@
         {{ relation }}._source_row_number,
         {{ relation }}._load_id,
         {{ relation }}._loaded_at,
-        {{ row_key(relation, key_columns) }} as row_key,
-        {{ json_text_object(relation, columns, personal_columns) }} as raw_row
+        {{ row_key(relation, key_columns) }} as row_key
 {%- endmacro %}
 
 {% macro row_key(relation, key_columns) -%}
@@ -37,33 +36,35 @@
     end
 {%- endmacro %}
 
-{% macro json_value(relation, column, personal_columns) -%}
+{% macro json_value(relation, column, personal_columns, prefix) -%}
     {%- if column in personal_columns -%}
-        {{ mask_personal_text(relation ~ '.' ~ column) }}
+        {{ mask_personal_text(relation ~ '.' ~ prefix ~ column) }}
     {%- else -%}
-        {{ relation }}.{{ column }}
+        {{ relation }}.{{ prefix }}{{ column }}
     {%- endif -%}
 {%- endmacro %}
 
-{% macro json_text_object(relation, columns, personal_columns=[]) -%}
-    {{ return(adapter.dispatch('json_text_object', 'loyalty')(relation, columns, personal_columns)) }}
+{#- The delivered row as a JSON object keyed by column name; the text of `column` is
+    `relation.<prefix><column>`. -#}
+{% macro json_text_object(relation, columns, personal_columns=[], prefix='') -%}
+    {{ return(adapter.dispatch('json_text_object', 'loyalty')(relation, columns, personal_columns, prefix)) }}
 {%- endmacro %}
 
-{% macro default__json_text_object(relation, columns, personal_columns) -%}
+{% macro default__json_text_object(relation, columns, personal_columns, prefix) -%}
     cast(json_object(
-        {%- for column in columns %}'{{ column }}', {{ json_value(relation, column, personal_columns) }}{{ ", " if not loop.last }}{% endfor -%}
+        {%- for column in columns %}'{{ column }}', {{ json_value(relation, column, personal_columns, prefix) }}{{ ", " if not loop.last }}{% endfor -%}
     ) as {{ dbt.type_string() }})
 {%- endmacro %}
 
-{% macro postgres__json_text_object(relation, columns, personal_columns) -%}
+{% macro postgres__json_text_object(relation, columns, personal_columns, prefix) -%}
     cast(json_build_object(
-        {%- for column in columns %}'{{ column }}', {{ json_value(relation, column, personal_columns) }}{{ ", " if not loop.last }}{% endfor -%}
+        {%- for column in columns %}'{{ column }}', {{ json_value(relation, column, personal_columns, prefix) }}{{ ", " if not loop.last }}{% endfor -%}
     ) as text)
 {%- endmacro %}
 
-{% macro spark__json_text_object(relation, columns, personal_columns) -%}
+{% macro spark__json_text_object(relation, columns, personal_columns, prefix) -%}
     to_json(named_struct(
-        {%- for column in columns %}'{{ column }}', {{ json_value(relation, column, personal_columns) }}{{ ", " if not loop.last }}{% endfor -%}
+        {%- for column in columns %}'{{ column }}', {{ json_value(relation, column, personal_columns, prefix) }}{{ ", " if not loop.last }}{% endfor -%}
     ))
 {%- endmacro %}
 
@@ -77,24 +78,60 @@
     end
 {%- endmacro %}
 
+{#- Rows of `relation` whose key (key_columns, nulls equal, as a window partitions) was delivered
+    more than once in this run: only these need the windows of number_deliveries and
+    classify_deliveries; every other row is its key's only delivery. A full build sorts the
+    few re-delivered keys' rows instead of every delivered row. -#}
+{% macro redelivered_key_condition(relation, key_columns) -%}
+    exists (
+        select 1
+        from (
+            select {{ key_columns | join(', ') }}
+            from {{ relation }}
+            group by {{ key_columns | join(', ') }}
+            having count(*) > 1
+        ) as redelivered_keys
+        where
+        {%- for column in key_columns %}
+            {{ "and " if not loop.first }}redelivered_keys.{{ column }} is not distinct from {{ relation }}.{{ column }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
 {#- Number each delivery among identical payloads (exact duplicates; unparseable values
     compare by their text), and name the payload by its first delivery (file sequence and row),
-    so that classify_deliveries can tell a dimension's unchanged re-delivery from a new version. -#}
+    so that classify_deliveries can tell a dimension's unchanged re-delivery from a new version.
+    A key's only delivery is the first of its payload (is_redelivered_key false). Two rows with
+    the same payload have the same key, so the payload window runs over re-delivered keys only. -#}
 {% macro number_deliveries(relation, key_columns, columns) -%}
     {%- set delivery_order = '_file_sequence, _source_row_number' -%}
     {%- set payload -%}
         {%- for column in columns -%}
-            coalesce(cast({{ column }} as {{ dbt.type_string() }}), raw_{{ column }}){{ ", " if not loop.last }}
+            {{ column }}, case when {{ column }} is null then raw_{{ column }} end{{ ", " if not loop.last }}
         {%- endfor -%}
     {%- endset %}
     {%- set payload_window = 'partition by ' ~ payload ~ ' order by ' ~ delivery_order %}
     select
         {{ relation }}.*,
-        row_number() over ({{ payload_window }}) as payload_delivery_number,
-        first_value(_source_file) over ({{ payload_window }}) as payload_first_file,
-        first_value(_file_sequence) over ({{ payload_window }}) as payload_first_file_sequence,
-        first_value(_source_row_number) over ({{ payload_window }}) as payload_first_row_number
+        redelivered.payload_delivery_number is not null as is_redelivered_key,
+        coalesce(redelivered.payload_delivery_number, 1) as payload_delivery_number,
+        coalesce(redelivered.payload_first_file, {{ relation }}._source_file) as payload_first_file,
+        coalesce(redelivered.payload_first_file_sequence, {{ relation }}._file_sequence) as payload_first_file_sequence,
+        coalesce(redelivered.payload_first_row_number, {{ relation }}._source_row_number) as payload_first_row_number
     from {{ relation }}
+    left join (
+        select
+            _file_sequence,
+            _source_row_number,
+            row_number() over ({{ payload_window }}) as payload_delivery_number,
+            first_value(_source_file) over ({{ payload_window }}) as payload_first_file,
+            first_value(_file_sequence) over ({{ payload_window }}) as payload_first_file_sequence,
+            first_value(_source_row_number) over ({{ payload_window }}) as payload_first_row_number
+        from {{ relation }}
+        where {{ redelivered_key_condition(relation, key_columns) }}
+    ) as redelivered
+        on {{ relation }}._file_sequence = redelivered._file_sequence
+        and {{ relation }}._source_row_number = redelivered._source_row_number
 {%- endmacro %}
 
 {#- Classify every delivered row, by the kind of its source:
@@ -104,8 +141,9 @@
       previous valid delivery) is staged as a new version, the latest being the current state;
       one that repeats the state it would replace is an exact duplicate (a change back to an
       earlier payload is a change, so a new version).
-    A row that failed a check and repeats an earlier row exactly is a duplicate, else rejected. -#}
-{% macro classify_deliveries(relation, source_name, key_columns) -%}
+    A row that failed a check and repeats an earlier row exactly is a duplicate, else rejected.
+    columns: the delivered columns (raw_<column>); personal_columns are masked in raw_row. -#}
+{% macro classify_deliveries(relation, source_name, key_columns, columns, personal_columns=[]) -%}
     {%- set kinds = landing_source_kinds() -%}
     {%- if source_name not in kinds -%}
         {{ exceptions.raise_compiler_error(
@@ -113,20 +151,46 @@
             ~ "macros/sql/model_lists.sql (its kind in loyalty/landing/contract.py)") }}
     {%- endif -%}
     {%- if kinds[source_name] == 'dimension' -%}
-        {{ classify_dimension_deliveries(relation, source_name, key_columns) }}
+        {{ classify_dimension_deliveries(relation, source_name, key_columns, columns, personal_columns) }}
     {%- else -%}
-        {{ classify_fact_deliveries(relation, source_name, key_columns) }}
+        {{ classify_fact_deliveries(relation, source_name, key_columns, columns, personal_columns) }}
     {%- endif -%}
 {%- endmacro %}
 
-{% macro classify_fact_deliveries(relation, source_name, key_columns) -%}
+{#- The columns of `ranked` a base model keeps, and the delivered row as JSON text (raw_row,
+    published by audit.rejected_source_rows) for rows that are not staged (`not_staged`, a
+    condition on ranked's columns); a staged row is its parsed values, located by file and row.
+    On DuckDB a staged row's raw_<column> text is not kept either (writing it was a third of a
+    full build's staging). -#}
+{% macro kept_delivery_columns(columns, not_staged) -%}
+    {{ return(adapter.dispatch('kept_delivery_columns', 'loyalty')(columns, not_staged)) }}
+{%- endmacro %}
+
+{% macro default__kept_delivery_columns(columns, not_staged) -%}
+    ranked.*
+{%- endmacro %}
+
+{% macro duckdb__kept_delivery_columns(columns, not_staged) -%}
+    ranked.* replace (
+    {%- for column in columns %}
+            case when {{ not_staged }} then ranked.raw_{{ column }} end as raw_{{ column }}{{ "," if not loop.last }}
+    {%- endfor %}
+        )
+{%- endmacro %}
+
+{% macro delivered_row_json(columns, personal_columns, not_staged) -%}
+    case when {{ not_staged }} then {{ json_text_object('ranked', columns, personal_columns, prefix='raw_') }} end
+{%- endmacro %}
+
+{% macro classify_fact_deliveries(relation, source_name, key_columns, columns, personal_columns) -%}
     {%- set delivery_order = '_file_sequence, _source_row_number' -%}
     {%- set candidate = '(rejection_reason is null and payload_delivery_number = 1)' -%}
     {%- set key_window = 'partition by ' ~ (key_columns | join(', ')) ~ ', ' ~ candidate ~ ' order by ' ~ delivery_order %}
+    {%- set not_staged = '(ranked.payload_delivery_number > 1 or ranked.rejection_reason is not null or ranked.key_delivery_number > 1)' %}
     select
         '{{ source_name }}' as landing_source,
         '{{ landing_source_kinds()[source_name] }}' as landing_source_kind,
-        ranked.*,
+        {{ kept_delivery_columns(columns, not_staged) }},
         case
             when payload_delivery_number > 1 then 'duplicate'
             when rejection_reason is not null or key_delivery_number > 1 then 'rejected'
@@ -144,18 +208,31 @@
                 then 'key ' || row_key || ' was first delivered in ' || key_first_file
                 || ' row ' || cast(key_first_row_number as {{ dbt.type_string() }})
                 || ' with a different payload; the first delivery is kept'
-        end as reason_detail
+        end as reason_detail,
+        {{ delivered_row_json(columns, personal_columns, not_staged) }} as raw_row
     from (
         select
             {{ relation }}.*,
-            row_number() over ({{ key_window }}) as key_delivery_number,
-            first_value(_source_file) over ({{ key_window }}) as key_first_file,
-            first_value(_source_row_number) over ({{ key_window }}) as key_first_row_number
+            coalesce(redelivered.key_delivery_number, 1) as key_delivery_number,
+            coalesce(redelivered.key_first_file, {{ relation }}._source_file) as key_first_file,
+            coalesce(redelivered.key_first_row_number, {{ relation }}._source_row_number) as key_first_row_number
         from {{ relation }}
+        left join (
+            select
+                _file_sequence,
+                _source_row_number,
+                row_number() over ({{ key_window }}) as key_delivery_number,
+                first_value(_source_file) over ({{ key_window }}) as key_first_file,
+                first_value(_source_row_number) over ({{ key_window }}) as key_first_row_number
+            from {{ relation }}
+            where is_redelivered_key
+        ) as redelivered
+            on {{ relation }}._file_sequence = redelivered._file_sequence
+            and {{ relation }}._source_row_number = redelivered._source_row_number
     ) as ranked
 {%- endmacro %}
 
-{% macro classify_dimension_deliveries(relation, source_name, key_columns) -%}
+{% macro classify_dimension_deliveries(relation, source_name, key_columns, columns, personal_columns) -%}
     {%- set delivery_order = '_file_sequence, _source_row_number' -%}
     {%- set key_window = 'partition by ' ~ (key_columns | join(', ')) ~ ', (rejection_reason is null) order by ' ~ delivery_order %}
     {%- set repeats_previous -%}
@@ -165,10 +242,11 @@
             and previous_payload_row_number = payload_first_row_number
         )
     {%- endset %}
+    {%- set not_staged = '(ranked.rejection_reason is not null or ' ~ repeats_previous ~ ')' %}
     select
         '{{ source_name }}' as landing_source,
         'dimension' as landing_source_kind,
-        ranked.*,
+        {{ kept_delivery_columns(columns, not_staged) }},
         case
             when {{ repeats_previous }} then 'duplicate'
             when rejection_reason is null then 'staged'
@@ -188,14 +266,29 @@
             when rejection_reason is null then null
             when payload_delivery_number > 1 then 'exact duplicate of a row first delivered in ' || payload_first_file
             else rejection_detail
-        end as reason_detail
+        end as reason_detail,
+        {{ delivered_row_json(columns, personal_columns, not_staged) }} as raw_row
     from (
+        {#- a key's only delivery has no previous one #}
         select
             {{ relation }}.*,
-            lag(payload_first_file_sequence) over ({{ key_window }}) as previous_payload_file_sequence,
-            lag(payload_first_row_number) over ({{ key_window }}) as previous_payload_row_number,
-            lag(_source_file) over ({{ key_window }}) as previous_file,
-            lag(_source_row_number) over ({{ key_window }}) as previous_row_number
+            redelivered.previous_payload_file_sequence,
+            redelivered.previous_payload_row_number,
+            redelivered.previous_file,
+            redelivered.previous_row_number
         from {{ relation }}
+        left join (
+            select
+                _file_sequence,
+                _source_row_number,
+                lag(payload_first_file_sequence) over ({{ key_window }}) as previous_payload_file_sequence,
+                lag(payload_first_row_number) over ({{ key_window }}) as previous_payload_row_number,
+                lag(_source_file) over ({{ key_window }}) as previous_file,
+                lag(_source_row_number) over ({{ key_window }}) as previous_row_number
+            from {{ relation }}
+            where is_redelivered_key
+        ) as redelivered
+            on {{ relation }}._file_sequence = redelivered._file_sequence
+            and {{ relation }}._source_row_number = redelivered._source_row_number
     ) as ranked
 {%- endmacro %}

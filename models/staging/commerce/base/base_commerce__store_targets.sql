@@ -65,7 +65,7 @@ numbered as (
 ),
 
 final as (
-    {{ classify_deliveries('numbered', 'store_targets', key_columns) }}
+    {{ classify_deliveries('numbered', 'store_targets', key_columns, columns) }}
 )
 
 select * from final

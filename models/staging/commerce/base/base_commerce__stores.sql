@@ -47,7 +47,7 @@ numbered as (
 ),
 
 final as (
-    {{ classify_deliveries('numbered', 'stores', key_columns) }}
+    {{ classify_deliveries('numbered', 'stores', key_columns, columns) }}
 )
 
 select * from final

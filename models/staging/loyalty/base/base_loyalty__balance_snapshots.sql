@@ -73,7 +73,7 @@ numbered as (
 ),
 
 final as (
-    {{ classify_deliveries('numbered', 'balance_snapshots', key_columns) }}
+    {{ classify_deliveries('numbered', 'balance_snapshots', key_columns, columns) }}
 )
 
 select * from final

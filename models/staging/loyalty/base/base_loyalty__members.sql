@@ -36,7 +36,7 @@ parsed as {{ materialized_cte() }} (
         {{ parse_timestamp_utc('delivered.enrolled_at') }} as enrolled_at,
         nullif(trim(delivered.home_store_id), '') as home_store_id,
         trim(delivered.status) as status,
-        {{ delivery_columns('delivered', columns, key_columns, personal_columns) }}
+        {{ delivery_columns('delivered', columns, key_columns) }}
     from delivered
 ),
 
@@ -63,7 +63,7 @@ numbered as (
 ),
 
 final as (
-    {{ classify_deliveries('numbered', 'members', key_columns) }}
+    {{ classify_deliveries('numbered', 'members', key_columns, columns, personal_columns) }}
 )
 
 select * from final

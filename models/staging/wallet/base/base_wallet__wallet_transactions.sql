@@ -76,7 +76,7 @@ numbered as (
 ),
 
 final as (
-    {{ classify_deliveries('numbered', 'wallet_transactions', key_columns) }}
+    {{ classify_deliveries('numbered', 'wallet_transactions', key_columns, columns) }}
 )
 
 select * from final
