@@ -82,20 +82,25 @@ def build(landing: Path, database: Path, dbt_dir: Path, dbt_vars: dict | None = 
 def clean_rows(database: Path) -> dict[str, list[dict[str, str | None]]]:
     """The delivered text of every staged row of a built warehouse, per source, as a delivery
     that stages every row whatever the order (docs/landing.md#same-key-different-payload):
-    a dimension's current version only, every other staged row once."""
+    a dimension's current version only, every other staged row once. The text comes from the
+    raw tables (a base model keeps it only for rows that are not staged)."""
     rows: dict[str, list[dict[str, str | None]]] = {}
     with duckdb.connect(str(database), read_only=True) as connection:
         for source in SOURCES.values():
-            columns = ", ".join(f"raw_{name}" for name in source.columns)
+            columns = ", ".join(f"delivered.{name}" for name in source.columns)
             latest = ""
             if source.kind == "dimension":
                 latest = (
-                    f" qualify row_number() over (partition by {', '.join(source.key)}"
-                    " order by _file_sequence desc, _source_row_number desc) = 1"
+                    f" qualify row_number() over (partition by {', '.join(f'base.{name}' for name in source.key)}"
+                    " order by base._file_sequence desc, base._source_row_number desc) = 1"
                 )
             result = connection.execute(
-                f"select {columns} from staging.{source.base_model} where row_status = 'staged'{latest}"
-                " order by _file_sequence, _source_row_number"
+                f"select {columns} from staging.{source.base_model} as base"
+                f" inner join raw.{source.name} as delivered"
+                " on base._file_sequence = delivered._file_sequence"
+                " and base._source_row_number = delivered._source_row_number"
+                f" where base.row_status = 'staged'{latest}"
+                " order by base._file_sequence, base._source_row_number"
             ).fetchall()
             rows[source.name] = [dict(zip(source.columns, values, strict=True)) for values in result]
     return rows

@@ -1,6 +1,8 @@
 -- One row per order (order_id): its latest state, the change-feed row with the latest
 -- updated_at (ties cannot happen: (order_id, updated_at) is the delivery key).
 
+{{ config(materialized='table') }}
+
 with
 
 base as (

@@ -2,6 +2,8 @@
 -- every staged delivery of the targets plan, each valid from the load that delivered it until
 -- the next version's load; the latest is current (docs/landing.md#same-key-different-payload).
 
+{{ config(materialized='table') }}
+
 with
 
 base as (

@@ -2,6 +2,8 @@
 -- stores dimension, each valid from the moment the warehouse learned of it (the load that
 -- delivered it) until the next version's load; the latest is current (docs/landing.md#same-key-different-payload).
 
+{{ config(materialized='table') }}
+
 with
 
 base as (
