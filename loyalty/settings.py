@@ -146,6 +146,12 @@ class Settings:
         return self.state_dir / "reconciliation_report.html"
 
     @property
+    def report_draft_path(self) -> Path:
+        """Where publish writes the report before the swap; it is moved over ``report_path``
+        once the new warehouse is in place (docs/operations.md#rollback)."""
+        return self.report_path.with_name(self.report_path.name + ".work")
+
+    @property
     def spark_warehouse_dir(self) -> Path:
         return self.spark_dir or self.state_dir / "spark"
 

@@ -178,7 +178,7 @@ class Warehouse:
         build state and published file agree, so its changes are made final as its own commit
         would have (undo logs dropped, journal ``published`` with its exit code) and the report
         it wrote is put in place; nothing is rebuilt."""
-        draft = self.settings.report_path.with_name(self.settings.report_path.name + ".work")
+        draft = self.settings.report_draft_path
         if draft.exists():
             os.replace(draft, self.settings.report_path)
         journal.status = "published"
@@ -473,7 +473,7 @@ def rollback_build(warehouse: Warehouse, journal: BuildJournal) -> None:
         manifest = warehouse.settings.manifest_dir / "manifest.json"
         # histories (full_refresh disabled) are never rebuilt: a --full-refresh that failed
         # restores them from their undo logs like any refresh
-        histories = set(history_tables(manifest)) if manifest.exists() else set()
+        histories = set(incremental_tables(manifest, histories_only=True)) if manifest.exists() else set()
         for schema, table in warehouse.rollback_tables():
             name = f"{schema}.{table}"
             if not _exists(connection, schema, table):
@@ -516,30 +516,20 @@ def drop_undo_tables(warehouse: Warehouse) -> None:
         _drop_undo(connection, warehouse.settings.manifest_dir / "manifest.json")
 
 
-def incremental_tables(manifest_path: Path) -> list[tuple[str, str]]:
+def incremental_tables(manifest_path: Path, histories_only: bool = False) -> list[tuple[str, str]]:
     """(published schema, table) of every incremental model, from the dbt manifest the
-    orchestration prepared (orchestration/defs/dbt/project.py). Raises FileNotFoundError
-    when there is none."""
+    orchestration prepared (orchestration/defs/dbt/project.py); with ``histories_only``, only
+    those a ``--full-refresh`` never rebuilds (``full_refresh=false``: the incentive
+    histories). Raises FileNotFoundError when there is no manifest."""
     if not manifest_path.exists():
         raise FileNotFoundError(f"no dbt manifest at {manifest_path}: the dbt project was not parsed")
     nodes = json.loads(manifest_path.read_text())["nodes"].values()
     return sorted(
         (node["config"]["schema"] or "public", node["alias"])
         for node in nodes
-        if node["resource_type"] == "model" and node["config"].get("materialized") == "incremental"
-    )
-
-
-def history_tables(manifest_path: Path) -> list[tuple[str, str]]:
-    """(published schema, table) of the incremental models a ``--full-refresh`` never rebuilds
-    (``full_refresh=false``: the incentive histories), from the dbt manifest."""
-    nodes = json.loads(manifest_path.read_text())["nodes"].values()
-    return sorted(
-        (node["config"]["schema"] or "public", node["alias"])
-        for node in nodes
         if node["resource_type"] == "model"
         and node["config"].get("materialized") == "incremental"
-        and node["config"].get("full_refresh") is False
+        and (not histories_only or node["config"].get("full_refresh") is False)
     )
 
 

@@ -5,35 +5,24 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from loyalty.settings import PROJECT_DIR, Settings
-from loyalty.warehouse import DBT_PROJECT_INPUTS
+from loyalty.settings import Settings
+from loyalty.warehouse import project_digest
 from orchestration.defs.resources import WarehouseDbtResource
 
 
-def newest_project_change(project_dir: Path = PROJECT_DIR) -> float:
-    """The latest modification time (seconds since the epoch) of any dbt project file."""
-    newest = 0.0
-    for name in DBT_PROJECT_INPUTS:
-        path = project_dir / name
-        if path.is_file():
-            newest = max(newest, path.stat().st_mtime)
-        elif path.is_dir():
-            for child in path.rglob("*"):
-                newest = max(newest, child.stat().st_mtime)
-    return newest
-
-
 def parsed_with(dbt: WarehouseDbtResource) -> dict[str, str]:
-    """What dbt's partial parsing requires to be unchanged besides the project files: the
-    target and the ``--vars`` (the build database's path, threads and memory limit among them;
-    dbt also compares the profile's connection values, which these vars set)."""
-    return {"target": dbt.target or "", "vars": dbt.cli_vars_json}
+    """What a parse depends on: the dbt project's files (``project_digest``, by content, so a
+    copied or touched file is no change), the target and the ``--vars`` (the build database's
+    path, threads and memory limit among them; dbt's partial parsing also compares the
+    profile's connection values, which these vars set)."""
+    return {"project": project_digest(), "target": dbt.target or "", "vars": dbt.cli_vars_json}
 
 
 def prepare_manifest(settings: Settings, dbt: WarehouseDbtResource) -> Path:
-    """``dbt parse`` into ``settings.manifest_dir`` when there is no manifest yet, a project
-    file changed since, or the target or dbt vars differ from the parse's (a state folder that
-    was moved, copied or restored, or a new ``LOYALTY_THREADS`` / ``LOYALTY_MEMORY_LIMIT``):
+    """``dbt parse`` into ``settings.manifest_dir`` when there is no manifest yet or what it was
+    parsed with (``parsed_with``) changed: a project file's content, the target or the dbt vars
+    (a state folder that was moved, copied or restored, or a new ``LOYALTY_THREADS`` /
+    ``LOYALTY_MEMORY_LIMIT``):
     every dbt command of a refresh then reuses this parse (``--partial-parse-file-path``)
     instead of parsing the whole project again. Returns the manifest's path. Raises
     dagster-dbt's ``DagsterDbtCliRuntimeError`` (with dbt's messages) when the project does not
@@ -41,12 +30,7 @@ def prepare_manifest(settings: Settings, dbt: WarehouseDbtResource) -> Path:
     manifest = settings.manifest_dir / "manifest.json"
     stamp = settings.manifest_dir / "parsed_with.json"
     wanted = parsed_with(dbt)
-    if (
-        manifest.exists()
-        and manifest.stat().st_mtime >= newest_project_change()
-        and stamp.exists()
-        and json.loads(stamp.read_text()) == wanted
-    ):
+    if manifest.exists() and stamp.exists() and json.loads(stamp.read_text()) == wanted:
         return manifest
     settings.manifest_dir.mkdir(parents=True, exist_ok=True)
     stamp.unlink(missing_ok=True)

@@ -39,7 +39,7 @@ def build_published_warehouse(dbt_assets: dg.AssetsDefinition) -> dg.AssetsDefin
         outcome_path = settings.dbt_target_dir / OUTCOME_FILE
         exit_code = json.loads(outcome_path.read_text())["exit_code"] if outcome_path.exists() else None
         warehouse.note_pending_exit_code(exit_code)
-        report_draft = settings.report_path.with_name(settings.report_path.name + ".work")
+        report_draft = settings.report_draft_path
         # DuckDB: read the work copy before it becomes the published file (nothing in this process
         # opens the published file; DuckDB locks are per open file). PostgreSQL: the build schemas
         # only get their real names at publish, so read after it.
