@@ -99,36 +99,71 @@
 {%- endmacro %}
 
 {#- Number each delivery among identical payloads (exact duplicates; unparseable values
-    compare by their text), and name the payload by its first delivery (file sequence and row),
-    so that classify_deliveries can tell a dimension's unchanged re-delivery from a new version.
-    A key's only delivery is the first of its payload (is_redelivered_key false). Two rows with
-    the same payload have the same key, so the payload window runs over re-delivered keys only. -#}
+    compare by their text) and among its key's deliveries, for classify_deliveries:
+    * payload_*: the delivery's number among identical payloads and the payload's first
+      delivery (file sequence and row), which tells a dimension's unchanged re-delivery from a
+      new version;
+    * key_*: (facts and change feeds) the delivery's number among its key's valid first
+      payloads and the first of them;
+    * previous_*: (dimensions) the key's previous valid delivery and its payload's first.
+    A key's only delivery is the first of its payload and of its key and has no previous one.
+    Two rows with the same payload have the same key, so every window runs over the rows of
+    re-delivered keys only, which are joined back to the others: the wide rows are read once
+    and never sorted. -#}
 {% macro number_deliveries(relation, key_columns, columns) -%}
     {%- set delivery_order = '_file_sequence, _source_row_number' -%}
+    {%- set keys = key_columns | join(', ') -%}
     {%- set payload -%}
         {%- for column in columns -%}
             {{ column }}, case when {{ column }} is null then raw_{{ column }} end{{ ", " if not loop.last }}
         {%- endfor -%}
     {%- endset %}
     {%- set payload_window = 'partition by ' ~ payload ~ ' order by ' ~ delivery_order %}
+    {%- set fact_key_window = 'partition by ' ~ keys ~ ', (rejection_reason is null and payload_delivery_number = 1) order by ' ~ delivery_order %}
+    {%- set dimension_key_window = 'partition by ' ~ keys ~ ', (rejection_reason is null) order by ' ~ delivery_order %}
     select
         {{ relation }}.*,
-        redelivered.payload_delivery_number is not null as is_redelivered_key,
         coalesce(redelivered.payload_delivery_number, 1) as payload_delivery_number,
         coalesce(redelivered.payload_first_file, {{ relation }}._source_file) as payload_first_file,
         coalesce(redelivered.payload_first_file_sequence, {{ relation }}._file_sequence) as payload_first_file_sequence,
-        coalesce(redelivered.payload_first_row_number, {{ relation }}._source_row_number) as payload_first_row_number
+        coalesce(redelivered.payload_first_row_number, {{ relation }}._source_row_number) as payload_first_row_number,
+        coalesce(redelivered.key_delivery_number, 1) as key_delivery_number,
+        coalesce(redelivered.key_first_file, {{ relation }}._source_file) as key_first_file,
+        coalesce(redelivered.key_first_row_number, {{ relation }}._source_row_number) as key_first_row_number,
+        redelivered.previous_payload_file_sequence,
+        redelivered.previous_payload_row_number,
+        redelivered.previous_file,
+        redelivered.previous_row_number
     from {{ relation }}
     left join (
         select
             _file_sequence,
             _source_row_number,
-            row_number() over ({{ payload_window }}) as payload_delivery_number,
-            first_value(_source_file) over ({{ payload_window }}) as payload_first_file,
-            first_value(_file_sequence) over ({{ payload_window }}) as payload_first_file_sequence,
-            first_value(_source_row_number) over ({{ payload_window }}) as payload_first_row_number
-        from {{ relation }}
-        where {{ redelivered_key_condition(relation, key_columns) }}
+            payload_delivery_number,
+            payload_first_file,
+            payload_first_file_sequence,
+            payload_first_row_number,
+            row_number() over ({{ fact_key_window }}) as key_delivery_number,
+            first_value(_source_file) over ({{ fact_key_window }}) as key_first_file,
+            first_value(_source_row_number) over ({{ fact_key_window }}) as key_first_row_number,
+            lag(payload_first_file_sequence) over ({{ dimension_key_window }}) as previous_payload_file_sequence,
+            lag(payload_first_row_number) over ({{ dimension_key_window }}) as previous_payload_row_number,
+            lag(_source_file) over ({{ dimension_key_window }}) as previous_file,
+            lag(_source_row_number) over ({{ dimension_key_window }}) as previous_row_number
+        from (
+            select
+                {{ keys }},
+                _file_sequence,
+                _source_row_number,
+                _source_file,
+                rejection_reason,
+                row_number() over ({{ payload_window }}) as payload_delivery_number,
+                first_value(_source_file) over ({{ payload_window }}) as payload_first_file,
+                first_value(_file_sequence) over ({{ payload_window }}) as payload_first_file_sequence,
+                first_value(_source_row_number) over ({{ payload_window }}) as payload_first_row_number
+            from {{ relation }}
+            where {{ redelivered_key_condition(relation, key_columns) }}
+        ) as payload_numbered
     ) as redelivered
         on {{ relation }}._file_sequence = redelivered._file_sequence
         and {{ relation }}._source_row_number = redelivered._source_row_number
@@ -183,9 +218,6 @@
 {%- endmacro %}
 
 {% macro classify_fact_deliveries(relation, source_name, key_columns, columns, personal_columns) -%}
-    {%- set delivery_order = '_file_sequence, _source_row_number' -%}
-    {%- set candidate = '(rejection_reason is null and payload_delivery_number = 1)' -%}
-    {%- set key_window = 'partition by ' ~ (key_columns | join(', ')) ~ ', ' ~ candidate ~ ' order by ' ~ delivery_order %}
     {%- set not_staged = '(ranked.payload_delivery_number > 1 or ranked.rejection_reason is not null or ranked.key_delivery_number > 1)' %}
     select
         '{{ source_name }}' as landing_source,
@@ -210,31 +242,10 @@
                 || ' with a different payload; the first delivery is kept'
         end as reason_detail,
         {{ delivered_row_json(columns, personal_columns, not_staged) }} as raw_row
-    from (
-        select
-            {{ relation }}.*,
-            coalesce(redelivered.key_delivery_number, 1) as key_delivery_number,
-            coalesce(redelivered.key_first_file, {{ relation }}._source_file) as key_first_file,
-            coalesce(redelivered.key_first_row_number, {{ relation }}._source_row_number) as key_first_row_number
-        from {{ relation }}
-        left join (
-            select
-                _file_sequence,
-                _source_row_number,
-                row_number() over ({{ key_window }}) as key_delivery_number,
-                first_value(_source_file) over ({{ key_window }}) as key_first_file,
-                first_value(_source_row_number) over ({{ key_window }}) as key_first_row_number
-            from {{ relation }}
-            where is_redelivered_key
-        ) as redelivered
-            on {{ relation }}._file_sequence = redelivered._file_sequence
-            and {{ relation }}._source_row_number = redelivered._source_row_number
-    ) as ranked
+    from {{ relation }} as ranked
 {%- endmacro %}
 
 {% macro classify_dimension_deliveries(relation, source_name, key_columns, columns, personal_columns) -%}
-    {%- set delivery_order = '_file_sequence, _source_row_number' -%}
-    {%- set key_window = 'partition by ' ~ (key_columns | join(', ')) ~ ', (rejection_reason is null) order by ' ~ delivery_order %}
     {%- set repeats_previous -%}
         (
             rejection_reason is null
@@ -268,27 +279,5 @@
             else rejection_detail
         end as reason_detail,
         {{ delivered_row_json(columns, personal_columns, not_staged) }} as raw_row
-    from (
-        {#- a key's only delivery has no previous one #}
-        select
-            {{ relation }}.*,
-            redelivered.previous_payload_file_sequence,
-            redelivered.previous_payload_row_number,
-            redelivered.previous_file,
-            redelivered.previous_row_number
-        from {{ relation }}
-        left join (
-            select
-                _file_sequence,
-                _source_row_number,
-                lag(payload_first_file_sequence) over ({{ key_window }}) as previous_payload_file_sequence,
-                lag(payload_first_row_number) over ({{ key_window }}) as previous_payload_row_number,
-                lag(_source_file) over ({{ key_window }}) as previous_file,
-                lag(_source_row_number) over ({{ key_window }}) as previous_row_number
-            from {{ relation }}
-            where is_redelivered_key
-        ) as redelivered
-            on {{ relation }}._file_sequence = redelivered._file_sequence
-            and {{ relation }}._source_row_number = redelivered._source_row_number
-    ) as ranked
+    from {{ relation }} as ranked
 {%- endmacro %}
