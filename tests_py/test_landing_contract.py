@@ -220,7 +220,7 @@ def test_every_source_has_a_base_model_reading_it(built: tuple[dict, Path], name
         f"landing source '{name}' has no base model: add {base_model_file(source)} (copy "
         "base_commerce__store_targets.sql: parse each column, write its quarantine checks in the order of "
         "docs/landing.md#rejection-reasons, "
-        f"number_deliveries, classify_deliveries('numbered', '{name}', key_columns, columns))"
+        f"number_deliveries, classify_deliveries('numbered', '{name}', columns))"
     )
     node = models[source.base_model]
     reads = [f"source.{node['package_name']}.{source.system}.{name}"]

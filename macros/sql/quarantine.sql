@@ -7,7 +7,7 @@
 
 {#- Delivered text (raw_<column>) and the delivery's position and identity. The text of every
     row is needed to check and compare it; classify_deliveries keeps it only for rows that are not
-    staged (kept_delivered_text). -#}
+    staged (kept_delivery_columns, delivered_row_json). -#}
 {% macro delivery_columns(relation, columns, key_columns) -%}
     {%- for column in columns %}
         {{ relation }}.{{ column }} as raw_{{ column }},
@@ -79,9 +79,9 @@
 {%- endmacro %}
 
 {#- Rows of `relation` whose key (key_columns, nulls equal, as a window partitions) was delivered
-    more than once in this run: only these need the windows of number_deliveries and
-    classify_deliveries; every other row is its key's only delivery. A full build sorts the
-    few re-delivered keys' rows instead of every delivered row. -#}
+    more than once in this run: only these need the windows of number_deliveries; every other
+    row is its key's only delivery. A full build sorts the few re-delivered keys' rows instead of
+    every delivered row. -#}
 {% macro redelivered_key_condition(relation, key_columns) -%}
     exists (
         select 1
@@ -178,7 +178,7 @@
       earlier payload is a change, so a new version).
     A row that failed a check and repeats an earlier row exactly is a duplicate, else rejected.
     columns: the delivered columns (raw_<column>); personal_columns are masked in raw_row. -#}
-{% macro classify_deliveries(relation, source_name, key_columns, columns, personal_columns=[]) -%}
+{% macro classify_deliveries(relation, source_name, columns, personal_columns=[]) -%}
     {%- set kinds = landing_source_kinds() -%}
     {%- if source_name not in kinds -%}
         {{ exceptions.raise_compiler_error(
@@ -186,9 +186,9 @@
             ~ "macros/sql/model_lists.sql (its kind in loyalty/landing/contract.py)") }}
     {%- endif -%}
     {%- if kinds[source_name] == 'dimension' -%}
-        {{ classify_dimension_deliveries(relation, source_name, key_columns, columns, personal_columns) }}
+        {{ classify_dimension_deliveries(relation, source_name, columns, personal_columns) }}
     {%- else -%}
-        {{ classify_fact_deliveries(relation, source_name, key_columns, columns, personal_columns) }}
+        {{ classify_fact_deliveries(relation, source_name, columns, personal_columns) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -217,7 +217,7 @@
     case when {{ not_staged }} then {{ json_text_object('ranked', columns, personal_columns, prefix='raw_') }} end
 {%- endmacro %}
 
-{% macro classify_fact_deliveries(relation, source_name, key_columns, columns, personal_columns) -%}
+{% macro classify_fact_deliveries(relation, source_name, columns, personal_columns) -%}
     {%- set not_staged = '(ranked.payload_delivery_number > 1 or ranked.rejection_reason is not null or ranked.key_delivery_number > 1)' %}
     select
         '{{ source_name }}' as landing_source,
@@ -225,7 +225,7 @@
         {{ kept_delivery_columns(columns, not_staged) }},
         case
             when payload_delivery_number > 1 then 'duplicate'
-            when rejection_reason is not null or key_delivery_number > 1 then 'rejected'
+            when {{ not_staged }} then 'rejected'
             else 'staged'
         end as row_status,
         case
@@ -245,7 +245,7 @@
     from {{ relation }} as ranked
 {%- endmacro %}
 
-{% macro classify_dimension_deliveries(relation, source_name, key_columns, columns, personal_columns) -%}
+{% macro classify_dimension_deliveries(relation, source_name, columns, personal_columns) -%}
     {%- set repeats_previous -%}
         (
             rejection_reason is null

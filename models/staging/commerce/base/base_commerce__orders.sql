@@ -92,7 +92,7 @@ numbered as (
 ),
 
 final as (
-    {{ classify_deliveries('numbered', 'orders', key_columns, columns) }}
+    {{ classify_deliveries('numbered', 'orders', columns) }}
 )
 
 select * from final

@@ -64,7 +64,7 @@ numbered as (
 ),
 
 final as (
-    {{ classify_deliveries('numbered', 'store_operations', key_columns, columns) }}
+    {{ classify_deliveries('numbered', 'store_operations', columns) }}
 )
 
 select * from final

@@ -65,7 +65,7 @@ numbered as (
 ),
 
 final as (
-    {{ classify_deliveries('numbered', 'store_targets', key_columns, columns) }}
+    {{ classify_deliveries('numbered', 'store_targets', columns) }}
 )
 
 select * from final

@@ -47,7 +47,7 @@ numbered as (
 ),
 
 final as (
-    {{ classify_deliveries('numbered', 'stores', key_columns, columns) }}
+    {{ classify_deliveries('numbered', 'stores', columns) }}
 )
 
 select * from final

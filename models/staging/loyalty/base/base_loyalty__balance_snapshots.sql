@@ -73,7 +73,7 @@ numbered as (
 ),
 
 final as (
-    {{ classify_deliveries('numbered', 'balance_snapshots', key_columns, columns) }}
+    {{ classify_deliveries('numbered', 'balance_snapshots', columns) }}
 )
 
 select * from final

@@ -110,7 +110,7 @@ numbered as (
 ),
 
 final as (
-    {{ classify_deliveries('numbered', 'ledger_events', key_columns, columns) }}
+    {{ classify_deliveries('numbered', 'ledger_events', columns) }}
 )
 
 select * from final

@@ -63,7 +63,7 @@ numbered as (
 ),
 
 final as (
-    {{ classify_deliveries('numbered', 'members', key_columns, columns, personal_columns) }}
+    {{ classify_deliveries('numbered', 'members', columns, personal_columns) }}
 )
 
 select * from final

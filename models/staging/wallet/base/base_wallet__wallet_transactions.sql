@@ -76,7 +76,7 @@ numbered as (
 ),
 
 final as (
-    {{ classify_deliveries('numbered', 'wallet_transactions', key_columns, columns) }}
+    {{ classify_deliveries('numbered', 'wallet_transactions', columns) }}
 )
 
 select * from final
