@@ -134,6 +134,7 @@ class Warehouse:
             incremental_before=before,
             fingerprint=journal.fingerprint if journal else "",
             exit_code=journal.exit_code if journal else None,
+            project=journal.project if journal else "",
         ).write(self.settings)
         return journal
 
@@ -183,7 +184,9 @@ class Warehouse:
             os.replace(draft, self.settings.report_path)
         journal.status = "published"
         journal.exit_code = journal.pending_exit_code if journal.pending_exit_code is not None else journal.exit_code
+        journal.project = journal.pending_project or journal.project
         journal.swap_inode = journal.pending_exit_code = None
+        journal.pending_project = ""
         journal.write(self.settings)
         drop_undo_tables(self)
 
@@ -193,6 +196,7 @@ class Warehouse:
         journal = BuildJournal.read(self.settings)
         if journal is not None and journal.status == "building":
             journal.pending_exit_code = exit_code
+            journal.pending_project = project_fingerprint(self.settings)
             journal.write(self.settings)
 
     def commit(self, exit_code: int | None = None) -> None:
@@ -203,7 +207,9 @@ class Warehouse:
             journal.status = "published"
             if exit_code is not None:
                 journal.exit_code = exit_code
+            journal.project = project_fingerprint(self.settings)
             journal.swap_inode = journal.pending_exit_code = None
+            journal.pending_project = ""
             journal.write(self.settings)
         drop_undo_tables(self)
 
@@ -374,6 +380,9 @@ class BuildJournal:
     incremental_before: ``schema.table`` of the incremental models that existed when it began;
     full_refresh: it rebuilt the incremental models from scratch (no undo log);
     fingerprint: what the last publish was built from besides raw (build_fingerprint);
+    project: the ``project_fingerprint`` the build state's incremental models were computed
+    with (set when a refresh publishes, carried over by every other);
+    pending_project: the one of the refresh in progress, noted before it publishes;
     exit_code: the command's exit code of the last publish;
     swap_inode: (DuckDB) the inode of the new published file, noted just before the swap that
     puts it in place, so that a refresh killed after the swap is known to have published;
@@ -387,6 +396,8 @@ class BuildJournal:
     exit_code: int | None = None
     swap_inode: int | None = None
     pending_exit_code: int | None = None
+    project: str = ""
+    pending_project: str = ""
 
     @classmethod
     def read(cls, settings: Settings) -> BuildJournal | None:
@@ -426,14 +437,26 @@ def project_digest(project_dir: Path = PROJECT_DIR) -> str:
     return digest.hexdigest()
 
 
-def build_fingerprint(settings: Settings) -> str:
-    """What a build depends on besides the raw tables: the dbt project's files, the dbt vars,
-    the engine and the incentive actions journal. Two refreshes with equal fingerprints and no
-    new landing file build the same marts."""
+def project_fingerprint(settings: Settings) -> str:
+    """What the incremental models' rows were computed by: the dbt project's files and the
+    engine. A build state made by another one is rebuilt in full at the next refresh
+    (docs/operations.md#incremental-refresh): an incremental model keeps rows an earlier version
+    of its SQL, a macro or a seed computed. The dbt vars are not part of it: the incremental
+    models that read one (the as-of) compute again what it changes, and a refresh run with other
+    vars that fails must leave the build state as it was, which a rebuild in full cannot."""
     digest = hashlib.sha256()
     digest.update(project_digest().encode())
-    digest.update(json.dumps(settings.dbt_vars, sort_keys=True, default=str).encode())
     digest.update(settings.target.encode())
+    return digest.hexdigest()
+
+
+def build_fingerprint(settings: Settings) -> str:
+    """What a build depends on besides the raw tables: the project (``project_fingerprint``),
+    the dbt vars and the incentive actions journal. Two refreshes with equal fingerprints and no
+    new landing file build the same marts."""
+    digest = hashlib.sha256()
+    digest.update(project_fingerprint(settings).encode())
+    digest.update(json.dumps(settings.dbt_vars, sort_keys=True, default=str).encode())
     if settings.incentive_journal.exists():
         digest.update(settings.incentive_journal.read_bytes())
     return digest.hexdigest()

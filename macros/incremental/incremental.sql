@@ -68,6 +68,40 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The newest load batch (file sequence) of the load log when a staging base model (re)classifies
+    a row (column _classified_through): every row a run writes gets it, so a model downstream
+    finds the rows (re)classified since its own last run (changed_deliveries). -#}
+{% macro classified_through() -%}
+    (select max(file_sequence) from {{ source('loader', 'load_log') }})
+{%- endmacro %}
+
+{#- The keys a staging base model (re)classified since this model's last run, whatever their new
+    verdict (staged, rejected, duplicate): its rows whose _classified_through is above the newest
+    this model holds (newest_classification). base_relation: the base model (a CTE name);
+    key_column: its parsed key. Call only when is_incremental(). -#}
+{% macro changed_keys(base_relation, key_column) -%}
+    select distinct {{ base_relation }}.{{ key_column }}
+    from {{ base_relation }}
+    where
+        {{ base_relation }}.{{ key_column }} is not null
+        and {{ base_relation }}._classified_through > (
+            select coalesce(max(previous._classified_through), -1) from {{ this }} as previous
+        )
+{%- endmacro %}
+
+{#- What a model downstream of staging has seen (its column _classified_through): the newest
+    classification of the base models it reads (-1 when they are empty). A key-only row of the
+    undo_logged strategy has null here. base_relations: CTE names. -#}
+{% macro newest_classification(base_relations) -%}
+    coalesce((
+        select max(classified._classified_through) from (
+            {%- for relation in base_relations %}
+            select {{ relation }}._classified_through from {{ relation }}{{ " union all" if not loop.last }}
+            {%- endfor %}
+        ) as classified
+    ), -1)
+{%- endmacro %}
+
 {#- The last load batch (file sequence) an incremental model has classified. -#}
 {% macro new_deliveries_after() -%}
     (select coalesce(max(_file_sequence), -1) from {{ this }})

@@ -241,7 +241,8 @@
                 || ' row ' || cast(key_first_row_number as {{ dbt.type_string() }})
                 || ' with a different payload; the first delivery is kept'
         end as reason_detail,
-        {{ delivered_row_json(columns, personal_columns, not_staged) }} as raw_row
+        {{ delivered_row_json(columns, personal_columns, not_staged) }} as raw_row,
+        {{ classified_through() }} as _classified_through
     from {{ relation }} as ranked
 {%- endmacro %}
 
@@ -278,6 +279,7 @@
             when payload_delivery_number > 1 then 'exact duplicate of a row first delivered in ' || payload_first_file
             else rejection_detail
         end as reason_detail,
-        {{ delivered_row_json(columns, personal_columns, not_staged) }} as raw_row
+        {{ delivered_row_json(columns, personal_columns, not_staged) }} as raw_row,
+        {{ classified_through() }} as _classified_through
     from {{ relation }} as ranked
 {%- endmacro %}

@@ -6,6 +6,20 @@
 -- and the tier they give, which
 -- takes effect on the first day of the next month (docs/program.md#tiers; thresholds in
 -- seeds/program_tiers.csv, window in seeds/program_rules.csv, both effective-dated).
+--
+-- Incremental by member and month (docs/operations.md#incremental-refresh): a refresh evaluates
+-- again the months whose window holds (or held) an event staging (re)classified since this
+-- model's last run, or an event that reverses one; every month of a member whose own row
+-- changed; and every member's months after the last month evaluated (a new month end). A month
+-- no longer in a member's range (the member is gone, the as-of moved back) loses its row (a
+-- key-only row, _classified_through null).
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='undo_logged',
+    unique_key=['account_id', 'evaluation_month'],
+    meta={'undo_logged_key_only_rows': '_classified_through is null'},
+) }}
 
 with
 
@@ -28,6 +42,14 @@ program_rules as (
 
 warehouse_as_of as (
     select * from {{ ref('int_warehouse_as_of') }}
+),
+
+base_members as (
+    select * from {{ ref('base_loyalty__members') }}
+),
+
+base_ledger_events as (
+    select * from {{ ref('base_loyalty__ledger_events') }}
 ),
 
 horizon as (
@@ -78,6 +100,73 @@ qualifying_events as (
         or (ledger_events.event_type = 'reverse' and reversed.event_type = 'earn')
 ),
 
+{%- if is_incremental() %}
+
+previous_horizon as (
+    select max(previous.evaluation_month) as last_month
+    from {{ this }} as previous
+),
+
+changed_members as (
+    {{ changed_keys('base_members', 'account_id') }}
+),
+
+changed_events as (
+    {{ changed_keys('base_ledger_events', 'event_id') }}
+),
+
+changed_event_moments as (
+    -- every delivery of a changed event (where it counts now or counted before) and the events
+    -- that reverse one (an earn's reverse qualifies)
+    select
+        base_ledger_events.account_id,
+        base_ledger_events.occurred_at
+    from base_ledger_events
+    inner join changed_events
+        on base_ledger_events.event_id = changed_events.event_id
+    where base_ledger_events.account_id is not null and base_ledger_events.occurred_at is not null
+    union
+    select
+        ledger_events.account_id,
+        ledger_events.occurred_at
+    from ledger_events
+    inner join changed_events
+        on ledger_events.reverses_event_id = changed_events.event_id
+),
+
+months_with_changed_events as (
+    select distinct
+        evaluations.account_id,
+        evaluations.evaluation_month
+    from evaluations
+    inner join changed_event_moments
+        on
+            evaluations.account_id = changed_event_moments.account_id
+            and changed_event_moments.occurred_at < cast(evaluations.effective_month as timestamp)
+            and changed_event_moments.occurred_at >= cast(
+                {{ dbt.dateadd('day', '-evaluations.window_days', 'evaluations.effective_month') }} as timestamp
+            )
+),
+{%- endif %}
+
+evaluations_to_compute as (
+    -- a full build: every member month; an incremental one: those described at the top
+    select evaluations.*
+    from evaluations
+    {%- if is_incremental() %}
+    cross join previous_horizon
+    left join months_with_changed_events
+        on
+            evaluations.account_id = months_with_changed_events.account_id
+            and evaluations.evaluation_month = months_with_changed_events.evaluation_month
+    where
+        previous_horizon.last_month is null
+        or evaluations.evaluation_month > previous_horizon.last_month
+        or evaluations.account_id in (select changed_members.account_id from changed_members)
+        or months_with_changed_events.account_id is not null
+    {%- endif %}
+),
+
 qualifying as (
     select
         evaluations.account_id,
@@ -85,7 +174,7 @@ qualifying as (
         evaluations.effective_month,
         evaluations.month_end_date,
         cast(coalesce(sum(qualifying_events.points), 0) as bigint) as qualifying_points
-    from evaluations
+    from evaluations_to_compute as evaluations
     left join qualifying_events
         on
             evaluations.account_id = qualifying_events.account_id
@@ -127,9 +216,35 @@ final as (
         qualifying_points,
         tier,
         tier_rank,
-        earn_multiplier
+        earn_multiplier,
+        {{ newest_classification(['base_members', 'base_ledger_events']) }} as _classified_through
     from tiered
     where tier_preference = 1
 )
 
 select * from final
+{%- if is_incremental() %}
+union all
+-- key-only rows: months no longer in a member's range
+select
+    previous.account_id,
+    previous.evaluation_month,
+    cast(null as date) as effective_month,
+    cast(null as bigint) as qualifying_points,
+    cast(null as {{ dbt.type_string() }}) as tier,
+    cast(null as integer) as tier_rank,
+    cast(null as decimal(6, 2)) as earn_multiplier,
+    cast(null as bigint) as _classified_through
+from {{ this }} as previous
+cross join horizon
+left join member_months
+    on
+        previous.account_id = member_months.account_id
+        and previous.evaluation_month = member_months.month_start
+where
+    member_months.account_id is null
+    and (
+        previous.evaluation_month > horizon.last_month
+        or previous.account_id in (select changed_members.account_id from changed_members)
+    )
+{%- endif %}

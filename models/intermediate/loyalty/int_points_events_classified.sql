@@ -8,6 +8,18 @@
 -- reversal of an earn or positive correction takes the oldest points, not its own lot),
 -- reinstate (a positive reverse: its points go back to the lots the reversed event consumed,
 -- reinstates_event_id), ignore.
+--
+-- Incremental by event (docs/operations.md#incremental-refresh): an event's roles read only the
+-- event and the event it reverses, so a refresh classifies again the events staging
+-- (re)classified since this model's last run and the events that reverse them, and an event no
+-- longer staged loses its row (a key-only row, _classified_through null).
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='undo_logged',
+    unique_key='event_id',
+    meta={'undo_logged_key_only_rows': '_classified_through is null'},
+) }}
 
 with
 
@@ -15,25 +27,56 @@ ledger_events as (
     select * from {{ ref('stg_loyalty__ledger_events') }}
 ),
 
-with_reversed as (
+base_ledger_events as (
+    select * from {{ ref('base_loyalty__ledger_events') }}
+),
+
+{%- if is_incremental() %}
+
+changed_events as (
+    {{ changed_keys('base_ledger_events', 'event_id') }}
+),
+{%- endif %}
+
+events_in_scope as (
+    -- a full build: every event; an incremental one: the changed events and their reverses
+    select ledger_events.*
+    from ledger_events
+    {%- if is_incremental() %}
+    where
+        ledger_events.event_id in (select changed_events.event_id from changed_events)
+        or ledger_events.reverses_event_id in (select changed_events.event_id from changed_events)
+    {%- endif %}
+),
+
+reversed_events as (
     select
         ledger_events.event_id,
         ledger_events.account_id,
-        ledger_events.event_type,
-        ledger_events.points,
-        ledger_events.occurred_at,
-        ledger_events.recorded_at,
-        ledger_events.order_id,
-        ledger_events.reverses_event_id,
+        ledger_events.event_type
+    from ledger_events
+    where ledger_events.event_id in (select events_in_scope.reverses_event_id from events_in_scope)
+),
+
+with_reversed as (
+    select
+        events_in_scope.event_id,
+        events_in_scope.account_id,
+        events_in_scope.event_type,
+        events_in_scope.points,
+        events_in_scope.occurred_at,
+        events_in_scope.recorded_at,
+        events_in_scope.order_id,
+        events_in_scope.reverses_event_id,
         reversed.event_type as reversed_event_type,
         -- a reinstatement needs the consuming event on the same account
-        ledger_events.event_type = 'reverse' and ledger_events.points > 0 and reversed.event_id is not null
+        events_in_scope.event_type = 'reverse' and events_in_scope.points > 0 and reversed.event_id is not null
             as is_reinstatement
-    from ledger_events
-    left join ledger_events as reversed
+    from events_in_scope
+    left join reversed_events as reversed
         on
-            ledger_events.reverses_event_id = reversed.event_id
-            and ledger_events.account_id = reversed.account_id
+            events_in_scope.reverses_event_id = reversed.event_id
+            and events_in_scope.account_id = reversed.account_id
 ),
 
 final as (
@@ -61,8 +104,31 @@ final as (
             when points > 0 and not is_reinstatement then 'lot'
             when is_reinstatement then 'reinstate'
             else 'consume'
-        end as ledger_role
+        end as ledger_role,
+        {{ newest_classification(['base_ledger_events']) }} as _classified_through
     from with_reversed
 )
 
 select * from final
+{%- if is_incremental() %}
+union all
+-- key-only rows: changed events that are no longer staged
+select
+    changed_events.event_id,
+    cast(null as {{ dbt.type_string() }}) as account_id,
+    cast(null as {{ dbt.type_string() }}) as event_type,
+    cast(null as bigint) as points,
+    cast(null as timestamp) as occurred_at,
+    cast(null as timestamp) as recorded_at,
+    cast(null as {{ dbt.type_string() }}) as order_id,
+    cast(null as {{ dbt.type_string() }}) as reverses_event_id,
+    cast(null as {{ dbt.type_string() }}) as reversed_event_type,
+    cast(null as {{ dbt.type_string() }}) as reinstates_event_id,
+    cast(null as {{ dbt.type_string() }}) as expected_role,
+    cast(null as {{ dbt.type_string() }}) as ledger_role,
+    cast(null as bigint) as _classified_through
+from changed_events
+left join ledger_events
+    on changed_events.event_id = ledger_events.event_id
+where ledger_events.event_id is null
+{%- endif %}

@@ -1,13 +1,38 @@
 -- One row per order (order_id): its latest state, the change-feed row with the latest
 -- updated_at (ties cannot happen: (order_id, updated_at) is the delivery key).
+--
+-- Incremental by order (docs/operations.md#incremental-refresh): a refresh reads again the
+-- versions of the orders staging (re)classified since this model's last run; an order with no
+-- staged version left loses its row (a key-only row, _classified_through null).
 
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='undo_logged',
+    unique_key='order_id',
+    meta={'undo_logged_key_only_rows': '_classified_through is null'},
+) }}
 
 with
 
-base as (
+base_orders as (
     select * from {{ ref('base_commerce__orders') }}
-    where row_status = 'staged'
+),
+
+{%- if is_incremental() %}
+
+changed_orders as (
+    {{ changed_keys('base_orders', 'order_id') }}
+),
+{%- endif %}
+
+base as (
+    select base_orders.*
+    from base_orders
+    {%- if is_incremental() %}
+    inner join changed_orders
+        on base_orders.order_id = changed_orders.order_id
+    {%- endif %}
+    where base_orders.row_status = 'staged'
 ),
 
 versions_numbered as (
@@ -33,9 +58,33 @@ final as (
         first_seen_at,
         versions_count,
         account_id is null as is_guest_order,
-        _source_file as source_file
+        _source_file as source_file,
+        {{ newest_classification(['base_orders']) }} as _classified_through
     from versions_numbered
     where version_recency = 1
 )
 
 select * from final
+{%- if is_incremental() %}
+union all
+-- key-only rows: changed orders with no staged version left
+select
+    changed_orders.order_id,
+    cast(null as {{ dbt.type_string() }}) as account_id,
+    cast(null as {{ dbt.type_string() }}) as store_id,
+    cast(null as {{ dbt.type_string() }}) as channel,
+    cast(null as {{ dbt.type_string() }}) as order_status,
+    cast(null as {{ dbt.type_string() }}) as currency,
+    cast(null as decimal(18, 2)) as net_amount,
+    cast(null as timestamp) as ordered_at,
+    cast(null as timestamp) as updated_at,
+    cast(null as timestamp) as first_seen_at,
+    cast(null as bigint) as versions_count,
+    cast(null as boolean) as is_guest_order,
+    cast(null as {{ dbt.type_string() }}) as source_file,
+    cast(null as bigint) as _classified_through
+from changed_orders
+left join base
+    on changed_orders.order_id = base.order_id
+where base.order_id is null
+{%- endif %}

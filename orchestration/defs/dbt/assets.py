@@ -20,7 +20,7 @@ from loyalty.outcome import RefreshOutcome
 from loyalty.settings import Settings
 from loyalty.warehouse import BuildJournal, open_warehouse
 from orchestration.defs.dbt.translator import translator
-from orchestration.defs.resources import FULL_REFRESH_TAG, WarehouseDbtResource, dbt_project
+from orchestration.defs.resources import WarehouseDbtResource, dbt_project
 
 OUTCOME_FILE = "outcome.json"
 
@@ -130,7 +130,9 @@ def build_dbt_assets(project_settings: Settings, manifest_path: Path) -> dg.Asse
         outcome = RefreshOutcome()
         # unit tests run in `make test` and CI, not in production (docs/operations.md#checks)
         args = ["build", "--exclude", "tag:finding resource_type:unit_test", *partial_parse_args(settings)]
-        if context.run.tags.get(FULL_REFRESH_TAG) == "true":
+        # --full-refresh, or a build state computed by another version of the project (the
+        # landing step decided: orchestration/defs/landing/assets.py)
+        if journal is not None and journal.full_refresh:
             args.append("--full-refresh")
         build = dbt.cli(
             args,

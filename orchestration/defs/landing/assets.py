@@ -10,7 +10,7 @@ from loyalty.landing.freshness import source_freshness
 from loyalty.landing.loader import LoadError, load_landing, new_load_id
 from loyalty.lock import WarehouseBusy, acquire
 from loyalty.settings import Settings
-from loyalty.warehouse import FINAL_STATUSES, build_fingerprint, open_warehouse
+from loyalty.warehouse import FINAL_STATUSES, BuildJournal, build_fingerprint, open_warehouse, project_fingerprint
 from orchestration.defs.resources import FULL_REFRESH_TAG
 
 RAW_TABLES = (*SOURCES, "load_log", "incentive_period_actions")
@@ -56,6 +56,12 @@ def load_landing_asset(context: AssetExecutionContext, settings: dg.ResourcePara
     except WarehouseBusy as error:
         raise dg.Failure(description=str(error)) from error
     full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
+    built_with = BuildJournal.read(settings)
+    if not full_refresh and built_with is not None and built_with.project != project_fingerprint(settings):
+        # the incremental models' rows were computed by another version of the project (its
+        # SQL, macros or seeds) or engine: rebuild them (docs/operations.md#incremental-refresh)
+        context.log.info("the dbt project changed since the last build: every incremental model is rebuilt")
+        full_refresh = True
     previous = warehouse.begin(full_refresh=full_refresh)
     # journaled before the first row is written: a refresh killed between two files is rolled
     # back whole by the next one (docs/operations.md#rollback)
