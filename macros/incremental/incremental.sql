@@ -102,6 +102,46 @@
     ), -1)
 {%- endmacro %}
 
+{#- Running totals that continue (docs/operations.md#incremental-refresh): a model that numbers or
+    sums rows in order within a partition (a balance, an account's FIFO line) computes again, in
+    each partition a change touched, only the rows from the partition's first changed position
+    on, starting from the count and sum of the rows before it, which stay.
+    restart_points: per partition, the first of `positions` (a CTE with the partition and order
+    columns) in order; the order columns come out as restart_<column>.
+    before_restart: the condition that a row of `relation` is before its partition's restart
+    point (`restart`, a restart_points CTE joined on the partition); the order columns are never
+    null. -#}
+{% macro restart_points(positions, partition_columns, order_columns) -%}
+    select
+        {%- for column in partition_columns %}
+        {{ column }},
+        {%- endfor %}
+        {%- for column in order_columns %}
+        {{ column }} as restart_{{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from (
+        select
+            {{ positions }}.*,
+            row_number() over (
+                partition by {{ positions }}.{{ partition_columns | join(', ' ~ positions ~ '.') }}
+                order by {{ positions }}.{{ order_columns | join(', ' ~ positions ~ '.') }}
+            ) as position_rank
+        from {{ positions }}
+    ) as ranked_positions
+    where position_rank = 1
+{%- endmacro %}
+
+{% macro before_restart(relation, restart, order_columns) -%}
+    {%- set last = order_columns | last -%}
+    {#- a namespace: a set inside a loop does not outlive it -#}
+    {%- set built = namespace(condition=relation ~ '.' ~ last ~ ' < ' ~ restart ~ '.restart_' ~ last) -%}
+    {%- for column in (order_columns | reverse | list)[1:] -%}
+        {%- set built.condition = '(' ~ relation ~ '.' ~ column ~ ' < ' ~ restart ~ '.restart_' ~ column ~ ' or ('
+            ~ relation ~ '.' ~ column ~ ' = ' ~ restart ~ '.restart_' ~ column ~ ' and ' ~ built.condition ~ '))' -%}
+    {%- endfor -%}
+    {{ built.condition }}
+{%- endmacro %}
+
 {#- The last load batch (file sequence) an incremental model has classified. -#}
 {% macro new_deliveries_after() -%}
     (select coalesce(max(_file_sequence), -1) from {{ this }})

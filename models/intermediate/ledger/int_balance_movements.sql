@@ -18,6 +18,8 @@
     meta={'undo_logged_key_only_rows': '_classified_through is null'},
 ) }}
 
+{%- set balance = ['account_id', 'balance_type', 'currency_key'] %}
+{%- set balance_order = ['recorded_at', 'movement_id'] %}
 {%- set balance_window -%}
     partition by movements_to_number.account_id, movements_to_number.balance_type, movements_to_number.currency_key
     order by movements_to_number.recorded_at, movements_to_number.movement_id
@@ -122,22 +124,7 @@ changed_positions as (
 
 restart_points as (
     -- per balance, its first changed position
-    select
-        account_id,
-        balance_type,
-        currency_key,
-        recorded_at as restart_recorded_at,
-        movement_id as restart_movement_id
-    from (
-        select
-            changed_positions.*,
-            row_number() over (
-                partition by changed_positions.account_id, changed_positions.balance_type, changed_positions.currency_key
-                order by changed_positions.recorded_at, changed_positions.movement_id
-            ) as position_rank
-        from changed_positions
-    ) as ranked_positions
-    where position_rank = 1
+    {{ restart_points('changed_positions', balance, balance_order) }}
 ),
 
 kept_before_restart as (
@@ -154,12 +141,7 @@ kept_before_restart as (
             previous.account_id = restart_points.account_id
             and previous.balance_type = restart_points.balance_type
             and previous.currency_key = restart_points.currency_key
-    where
-        previous.recorded_at < restart_points.restart_recorded_at
-        or (
-            previous.recorded_at = restart_points.restart_recorded_at
-            and previous.movement_id < restart_points.restart_movement_id
-        )
+    where {{ before_restart('previous', 'restart_points', balance_order) }}
     group by previous.account_id, previous.balance_type, previous.currency_key
 ),
 {%- endif %}
@@ -182,12 +164,7 @@ movements_to_number as (
             movements.account_id = kept_before_restart.account_id
             and movements.balance_type = kept_before_restart.balance_type
             and movements.currency_key = kept_before_restart.currency_key
-    where
-        movements.recorded_at > restart_points.restart_recorded_at
-        or (
-            movements.recorded_at = restart_points.restart_recorded_at
-            and movements.movement_id >= restart_points.restart_movement_id
-        )
+    where not {{ before_restart('movements', 'restart_points', balance_order) }}
     {%- endif %}
 ),
 

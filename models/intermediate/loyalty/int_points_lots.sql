@@ -23,6 +23,8 @@
     meta={'undo_logged_key_only_rows': '_classified_through is null'},
 ) }}
 
+{%- set line_order = ['occurred_at', 'lot_event_id'] %}
+
 with
 
 ledger_events as (
@@ -83,20 +85,7 @@ changed_positions as (
 
 restart_points as (
     -- per account, its first changed position
-    select
-        account_id,
-        occurred_at as restart_occurred_at,
-        lot_event_id as restart_lot_event_id
-    from (
-        select
-            changed_positions.*,
-            row_number() over (
-                partition by changed_positions.account_id
-                order by changed_positions.occurred_at, changed_positions.lot_event_id
-            ) as position_rank
-        from changed_positions
-    ) as ranked_positions
-    where position_rank = 1
+    {{ restart_points('changed_positions', ['account_id'], line_order) }}
 ),
 
 kept_before_restart as (
@@ -107,12 +96,7 @@ kept_before_restart as (
     from {{ this }} as previous
     inner join restart_points
         on previous.account_id = restart_points.account_id
-    where
-        previous.occurred_at < restart_points.restart_occurred_at
-        or (
-            previous.occurred_at = restart_points.restart_occurred_at
-            and previous.lot_event_id < restart_points.restart_lot_event_id
-        )
+    where {{ before_restart('previous', 'restart_points', line_order) }}
     group by previous.account_id
 ),
 {%- endif %}
@@ -128,12 +112,7 @@ lots_to_place as (
         on lots.account_id = restart_points.account_id
     left join kept_before_restart
         on lots.account_id = kept_before_restart.account_id
-    where
-        lots.occurred_at > restart_points.restart_occurred_at
-        or (
-            lots.occurred_at = restart_points.restart_occurred_at
-            and lots.lot_event_id >= restart_points.restart_lot_event_id
-        )
+    where not {{ before_restart('lots', 'restart_points', line_order) }}
     {%- endif %}
 ),
 
