@@ -110,6 +110,9 @@ def _refresh(settings: Settings, demo: bool, full_refresh: bool = False) -> int:
     if not result.success:
         # a run that failed (unreadable file, integrity failure, ...) alerts like a failed check
         alerts.record(settings, [alerts.run_failure_alert(result.run_id, "; ".join(errors) or "run failed")])
+    if journal is not None and journal.full_refresh and not full_refresh:
+        # the landing step rebuilt in full: the build state came from another project version
+        print("the dbt project changed since the last build: every incremental model was rebuilt in full")
     figures: dict = {}
     for materialization in result.asset_materializations_for_node("published_warehouse"):
         figures = materialization.metadata["figures"].value

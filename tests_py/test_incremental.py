@@ -129,8 +129,10 @@ def test_batches_with_a_failed_refresh_between_give_the_marts_of_a_full_rebuild(
     journal = json.loads(journal_path.read_text())
     assert not journal["full_refresh"] and journal["project"], "an incremental refresh notes its project"
     journal_path.write_text(json.dumps({**journal, "project": "another version of the project"}))
-    ok(run_refresh(landing, warehouse, env=env))  # no new file: the rebuild alone makes it build
+    rebuilt = run_refresh(landing, warehouse, env=env)  # no new file: the rebuild alone makes it build
+    ok(rebuilt)
     assert json.loads(journal_path.read_text())["full_refresh"], "a new project version rebuilds in full"
+    assert "every incremental model was rebuilt in full" in rebuilt.stdout
     assert published_checksums(warehouse) == incremental
 
     ok(run_refresh(landing, warehouse, "--full-refresh", env=env))
