@@ -207,7 +207,9 @@ class Warehouse:
             journal.status = "published"
             if exit_code is not None:
                 journal.exit_code = exit_code
-            journal.project = project_fingerprint(self.settings)
+            # a refresh noted its project before publishing; an incentive close, which builds
+            # a selection only, leaves the build state's project as it was
+            journal.project = journal.pending_project or journal.project
             journal.swap_inode = journal.pending_exit_code = None
             journal.pending_project = ""
             journal.write(self.settings)
@@ -381,7 +383,8 @@ class BuildJournal:
     full_refresh: it rebuilt the incremental models from scratch (no undo log);
     fingerprint: what the last publish was built from besides raw (build_fingerprint);
     project: the ``project_fingerprint`` the build state's incremental models were computed
-    with (set when a refresh publishes, carried over by every other);
+    with (set when a refresh publishes, carried over by everything else: a failed refresh, an
+    unchanged one, an incentive close);
     pending_project: the one of the refresh in progress, noted before it publishes;
     exit_code: the command's exit code of the last publish;
     swap_inode: (DuckDB) the inode of the new published file, noted just before the swap that

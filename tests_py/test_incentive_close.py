@@ -32,6 +32,10 @@ def test_backfill_of_months_publishes_each_matching_the_truth(
 
     job = build_defs(load_settings()).resolve_job_def("incentive_close")
     instance = dg.DagsterInstance.ephemeral()
+    # a close builds a selection only: the project the build state was computed with stays
+    # whatever it was, so a refresh after a new project version still rebuilds in full
+    refresh_journal = load_settings().refresh_journal
+    refresh_journal.write_text(json.dumps({**json.loads(refresh_journal.read_text()), "project": "older"}))
     with (small_data[1] / "store_eligibility.csv").open(newline="") as handle:
         truth = list(csv.DictReader(handle))
     for month in MONTHS:  # what a backfill over the range runs, one partition at a time
@@ -59,6 +63,7 @@ def test_backfill_of_months_publishes_each_matching_the_truth(
             "select distinct cast(period_month as varchar) from marts.fct_store_incentive_published order by 1"
         ).fetchall()
     assert [month for (month,) in published] == MONTHS
+    assert json.loads(refresh_journal.read_text())["project"] == "older"
 
     again = job.execute_in_process(partition_key=MONTHS[0], instance=instance, raise_on_error=False)
     (materialization,) = closed_month_materializations(again)
