@@ -70,7 +70,7 @@
 
 {#- The newest load batch (file sequence) of the load log when a staging base model (re)classifies
     a row (column _classified_through): every row a run writes gets it, so a model downstream
-    finds the rows (re)classified since its own last run (changed_deliveries). -#}
+    finds the rows (re)classified since its own last run (changed_keys). -#}
 {% macro classified_through() -%}
     (select max(file_sequence) from {{ source('loader', 'load_log') }})
 {%- endmacro %}
