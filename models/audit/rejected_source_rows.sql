@@ -21,7 +21,7 @@ rejected as (
             reason_detail,
             raw_row,
             _load_id as load_id,
-            _loaded_at as loaded_at
+            cast(_loaded_at as timestamp) as loaded_at
         from {{ model }}
         where row_status = 'rejected'
         {%- if not loop.last %}

@@ -16,7 +16,7 @@ final as (
         region,
         opened_on,
         closed_on,
-        version_number,
+        cast(version_number as bigint) as version_number,
         cast(valid_from as timestamp) as valid_from,
         cast(valid_to as timestamp) as valid_to,
         is_current,

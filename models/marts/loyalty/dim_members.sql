@@ -15,7 +15,7 @@ final as (
         enrolled_at,
         home_store_id,
         member_status,
-        version_number,
+        cast(version_number as bigint) as version_number,
         cast(valid_from as timestamp) as valid_from,
         cast(valid_to as timestamp) as valid_to,
         is_current,
