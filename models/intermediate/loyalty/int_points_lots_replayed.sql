@@ -20,18 +20,21 @@
 -- Reinstated points keep their lot's due month; when it has passed, they are due at the end of
 -- the reversal's month. Bases (int_points_events_classified): `expected` is the program's own
 -- expiry, `ledger` is every removal the ledger holds (fct_points_lots).
--- Outcomes: `expired` in outcome_month (expected: month ends while the account had events, then
--- what is left at its due month; due months only up to the last month ended by the warehouse's
--- as-of, int_warehouse_as_of) and `remaining` (ledger: what is left of the lot now).
+-- Outcomes: `expired` in outcome_month (expected: month ends while the account had events, up to
+-- the last month ended by the warehouse's as-of, int_warehouse_as_of; then what is left at its
+-- due month, whether or not that month has ended: int_points_expiry_expected reads the due
+-- months that have) and `remaining` (ledger: what is left of the lot now).
 --
 -- Incremental (docs/operations.md#incremental-refresh): an account's replay reads only its own
--- events, its lots and (basis expected) the last month ended by the as-of, hashed into
--- replay_input_hash. A run replays the accounts whose hash changed since the last build (new or
--- reclassified events, a new month end for the expected basis) and replaces all their rows
--- (unique_key basis, account_id). Each account it replays, and each account that no longer
--- needs the replay, also gets a key-only row (lot_event_id null), which the undo_logged strategy
--- uses to replace the account's rows but does not insert: an account whose replay now leaves
--- no row loses its old rows.
+-- events, its lots and (basis expected) the last month end it replays (the month before its
+-- last event's, or the last month ended by the as-of when that is earlier), hashed into
+-- replay_input_hash. A new month end therefore replays no account by itself. A run replays the
+-- accounts whose hash changed since the last build (new or reclassified events, an as-of set
+-- before an account's last event) and replaces all their rows (unique_key basis, account_id).
+-- Each account it replays, and each account that no longer needs the replay, also gets a
+-- key-only row (lot_event_id null), which the undo_logged strategy uses to replace the
+-- account's rows but does not insert: an account whose replay now leaves no row loses its old
+-- rows.
 
 {{ config(
     materialized='incremental',
@@ -106,7 +109,8 @@ candidate_events as (
             ]),
             "';'",
             'order by event_roles.event_id, event_roles.fifo_role',
-        ) }} as events_text
+        ) }} as events_text,
+        {{ dbt.dateadd('month', -1, month_start('max(event_roles.occurred_at)')) }} as last_event_month_end
     from event_roles
     inner join replay_candidates
         on
@@ -133,6 +137,10 @@ candidate_lots as (
     group by lots.account_id
 ),
 
+{#- the last month end an expected-basis replay steps through (month_end_ranges), as text -#}
+{%- set replayed_month_end = "cast(least(cast(candidate_events.last_event_month_end as date),"
+    ~ " warehouse_as_of.last_ended_month) as " ~ dbt.type_string() ~ ")" %}
+
 replay_inputs as (
     -- what an account's replay reads, as one hash (see the top of this file)
     select
@@ -141,8 +149,7 @@ replay_inputs as (
         {{ dbt.hash(dbt.concat([
             'candidate_events.events_text', "'#'",
             "coalesce(candidate_lots.lots_text, '')", "'#'",
-            "case when candidate_events.basis = 'expected' then cast(warehouse_as_of.last_ended_month as "
-                ~ dbt.type_string() ~ ") else '' end",
+            "case when candidate_events.basis = 'expected' then " ~ replayed_month_end ~ " else '' end",
         ])) }} as replay_input_hash
     from candidate_events
     left join candidate_lots
@@ -641,8 +648,8 @@ final_state as (
 outcomes as (
     select * from expired_at_month_ends
     union all
-    -- expected: what is left after the last event expires at its due month, when that month
-    -- has ended by the as-of
+    -- expected: what is left after the last event expires at its due month (ended or not: the
+    -- as-of decides downstream, so a new month end changes no replayed row)
     select
         final_state.basis,
         final_state.account_id,
@@ -651,10 +658,7 @@ outcomes as (
         final_state.effective_due_month as outcome_month,
         final_state.remaining_points as points
     from final_state
-    cross join warehouse_as_of
-    where
-        final_state.basis = 'expected' and final_state.remaining_points > 0
-        and final_state.effective_due_month <= warehouse_as_of.last_ended_month
+    where final_state.basis = 'expected' and final_state.remaining_points > 0
     union all
     select
         basis,
