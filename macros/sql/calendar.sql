@@ -41,6 +41,16 @@
     cast({{ dbt.date_trunc('month', expression) }} as date)
 {%- endmacro %}
 
+{#- The month end whose tier evaluation is in effect at `moment` (a timestamp): the month before
+    moment's, or the last month ended by the as-of (warehouse_as_of, an int_warehouse_as_of
+    relation) when that is earlier; a date (docs/program.md#tiers). -#}
+{% macro tier_evaluation_month(moment, warehouse_as_of) -%}
+    least(
+        cast({{ dbt.dateadd('month', -1, month_start(moment)) }} as date),
+        {{ warehouse_as_of }}.last_ended_month
+    )
+{%- endmacro %}
+
 {#- True when an effective-dated row (effective_from inclusive, effective_to exclusive, null =
     open) applies on a date: the one rule every program seed follows. -#}
 {% macro is_effective(relation, on_date) -%}
