@@ -153,13 +153,19 @@ orders_to_accrue as (
     {%- endif %}
 ),
 
+{#- an incremental build reads the earns of the orders it accrues and their reversals -#}
+{%- set earns_of_those_orders = 'order_id in (select orders_to_accrue.order_id from orders_to_accrue)' %}
+{%- set reversals_of_those_earns = 'reverses_event_id in (select order_earns.earn_event_id from order_earns)' %}
+
 order_earns as (
     select
         event_id as earn_event_id,
         order_id,
         points as earned_points
     from ledger_events
-    where event_type = 'earn' and order_id is not null
+    where
+        event_type = 'earn' and order_id is not null
+        and {{ earns_of_those_orders if is_incremental() else 'true' }}
 ),
 
 earn_reversals as (
@@ -168,7 +174,9 @@ earn_reversals as (
         cast(count(*) as bigint) as reverse_events,
         sum(points) as reversed_points
     from ledger_events
-    where event_type = 'reverse' and reverses_event_id is not null
+    where
+        event_type = 'reverse' and reverses_event_id is not null
+        and {{ reversals_of_those_earns if is_incremental() else 'true' }}
     group by reverses_event_id
 ),
 
