@@ -84,9 +84,13 @@
     from {{ base_relation }}
     where
         {{ base_relation }}.{{ key_column }} is not null
-        and {{ base_relation }}._classified_through > (
-            select coalesce(max(previous._classified_through), -1) from {{ this }} as previous
-        )
+        and {{ base_relation }}._classified_through > {{ classification_watermark() }}
+{%- endmacro %}
+
+{#- The newest classification this incremental model has read (-1 when it is empty): a scalar
+    subquery over its own rows (newest_classification wrote them). -#}
+{% macro classification_watermark() -%}
+    (select coalesce(max(previous._classified_through), -1) from {{ this }} as previous)
 {%- endmacro %}
 
 {#- What a model downstream of staging has seen (its column _classified_through): the newest

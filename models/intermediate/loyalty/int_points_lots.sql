@@ -57,9 +57,7 @@ changed_events as (
     -- events classified again since this model's last run, and events no longer staged
     select ledger_events.event_id
     from ledger_events
-    where ledger_events._classified_through > (
-        select coalesce(max(previous._classified_through), -1) from {{ this }} as previous
-    )
+    where ledger_events._classified_through > {{ classification_watermark() }}
     union
     {{ changed_keys('base_ledger_events', 'event_id') }}
 ),

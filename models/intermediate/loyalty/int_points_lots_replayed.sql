@@ -110,7 +110,9 @@ candidate_events as (
             "';'",
             'order by event_roles.event_id, event_roles.fifo_role',
         ) }} as events_text,
-        {{ dbt.dateadd('month', -1, month_start('max(event_roles.occurred_at)')) }} as last_event_month_end
+        {{ month_start('min(event_roles.occurred_at)') }} as first_event_month,
+        cast({{ dbt.dateadd('month', -1, month_start('max(event_roles.occurred_at)')) }} as date)
+            as last_event_month_end
     from event_roles
     inner join replay_candidates
         on
@@ -137,24 +139,36 @@ candidate_lots as (
     group by lots.account_id
 ),
 
-{#- the last month end an expected-basis replay steps through (month_end_ranges), as text -#}
-{%- set replayed_month_end = "cast(least(cast(candidate_events.last_event_month_end as date),"
-    ~ " warehouse_as_of.last_ended_month) as " ~ dbt.type_string() ~ ")" %}
+candidate_month_ends as (
+    -- the month ends an expected-basis replay steps through: each one with an event after it,
+    -- up to the last month ended by the as-of (later due months are read off the final state)
+    select
+        candidate_events.*,
+        case
+            when candidate_events.last_event_month_end < warehouse_as_of.last_ended_month
+                then candidate_events.last_event_month_end
+            else warehouse_as_of.last_ended_month
+        end as last_month_end
+    from candidate_events
+    cross join warehouse_as_of
+),
 
 replay_inputs as (
     -- what an account's replay reads, as one hash (see the top of this file)
     select
-        candidate_events.basis,
-        candidate_events.account_id,
+        candidate_month_ends.basis,
+        candidate_month_ends.account_id,
+        candidate_month_ends.first_event_month,
+        candidate_month_ends.last_month_end,
         {{ dbt.hash(dbt.concat([
-            'candidate_events.events_text', "'#'",
+            'candidate_month_ends.events_text', "'#'",
             "coalesce(candidate_lots.lots_text, '')", "'#'",
-            "case when candidate_events.basis = 'expected' then " ~ replayed_month_end ~ " else '' end",
+            "case when candidate_month_ends.basis = 'expected' then cast(candidate_month_ends.last_month_end as "
+                ~ dbt.type_string() ~ ") else '' end",
         ])) }} as replay_input_hash
-    from candidate_events
+    from candidate_month_ends
     left join candidate_lots
-        on candidate_events.account_id = candidate_lots.account_id
-    cross join warehouse_as_of
+        on candidate_month_ends.account_id = candidate_lots.account_id
 ),
 
 {%- if is_incremental() %}
@@ -208,31 +222,15 @@ account_events as (
     where event_roles.fifo_role in ('lot', 'consume', 'reinstate')
 ),
 
-event_month_ranges as (
-    select
-        basis,
-        account_id,
-        {{ month_start('min(occurred_at)') }} as first_month,
-        cast({{ dbt.dateadd('month', -1, month_start('max(occurred_at)')) }} as date) as last_event_month_end
-    from account_events
-    where basis = 'expected'
-    group by basis, account_id
-),
-
 month_end_ranges as (
-    -- the expected basis expires lots at each month end that has an event after it, up to the
-    -- last month ended by the as-of; later due months are read off the final state
+    -- the expected basis expires lots at each month end of candidate_month_ends
     select
-        event_month_ranges.basis,
-        event_month_ranges.account_id,
-        event_month_ranges.first_month,
-        case
-            when event_month_ranges.last_event_month_end < warehouse_as_of.last_ended_month
-                then event_month_ranges.last_event_month_end
-            else warehouse_as_of.last_ended_month
-        end as last_month
-    from event_month_ranges
-    cross join warehouse_as_of
+        replayed_accounts.basis,
+        replayed_accounts.account_id,
+        replayed_accounts.first_event_month as first_month,
+        replayed_accounts.last_month_end as last_month
+    from replayed_accounts
+    where replayed_accounts.basis = 'expected'
 ),
 
 month_ends as (

@@ -76,12 +76,6 @@ tier_evaluations as (
 
 previous as (
     select * from {{ this }}
-    where _classified_through is not null
-),
-
-watermark as (
-    select coalesce(max(previous._classified_through), -1) as classified_through
-    from previous
 ),
 
 changed_orders as (
@@ -126,21 +120,19 @@ orders_in_scope as (
     inner join changed_members
         on orders.account_id = changed_members.account_id
     union
-    -- tier evaluations evaluated again since this model's last run
-    select previous.order_id
-    from previous
-    inner join tier_evaluations
-        on
-            previous.account_id = tier_evaluations.account_id
-            and previous.tier_evaluation_month = tier_evaluations.evaluation_month
-    cross join watermark
-    where tier_evaluations._classified_through > watermark.classified_through
-    union
-    -- a tier evaluation month that moved with the as-of
+    -- one pass over the accrued orders: their tier evaluation was evaluated again since this
+    -- model's last run, or their tier evaluation month moved with the as-of
     select previous.order_id
     from previous
     cross join warehouse_as_of
-    where previous.tier_evaluation_month <> {{ tier_evaluation_month('previous.ordered_at', 'warehouse_as_of') }}
+    left join tier_evaluations
+        on
+            previous.account_id = tier_evaluations.account_id
+            and previous.tier_evaluation_month = tier_evaluations.evaluation_month
+            and tier_evaluations._classified_through > {{ classification_watermark() }}
+    where
+        tier_evaluations.account_id is not null
+        or previous.tier_evaluation_month <> {{ tier_evaluation_month('previous.ordered_at', 'warehouse_as_of') }}
 ),
 {%- endif %}
 
