@@ -17,6 +17,10 @@
 --   reinstate_apply  puts them into those lots: they pay a debt first, and points the event
 --              never took from a lot (it overdrew the balance) go to the newest lot;
 --   month_end  (basis expected only) expires what is left of the lots due that month.
+-- Only the rows that can still change are stepped: a lot joins the replay the step before it
+-- arrives and a hold the step before its consumption's run (entering_rows), and a row leaves
+-- once it holds nothing and can receive nothing (is_settled). The work is the live rows times
+-- the steps, not every lot times every step.
 -- Reinstated points keep their lot's due month; when it has passed, they are due at the end of
 -- the reversal's month. Bases (int_points_events_classified): `expected` is the program's own
 -- expiry, `ledger` is every removal the ledger holds (fct_points_lots).
@@ -432,7 +436,7 @@ start_rows as (
         cast(null as bigint) as held_step_number,
         cast(null as bigint) as held_offset,
         cast(null as bigint) as held_demand,
-        false as is_arrived_before_held
+        arrival_step_number - 1 as entry_step_number
     from lot_slots
     union all
     select
@@ -448,12 +452,14 @@ start_rows as (
         held_events.held_step_number,
         held_events.held_offset,
         held_events.held_demand,
-        lot_slots.arrival_position < held_events.held_position as is_arrived_before_held
+        held_events.held_step_number - 1 as entry_step_number
     from lot_slots
     inner join held_events
         on
             lot_slots.basis = held_events.basis
             and lot_slots.account_id = held_events.account_id
+            -- a consumption takes only from the lots that arrived before it
+            and lot_slots.arrival_position < held_events.held_position
     union all
     select
         basis,
@@ -468,8 +474,36 @@ start_rows as (
         cast(null as bigint) as held_step_number,
         cast(null as bigint) as held_offset,
         cast(null as bigint) as held_demand,
-        false as is_arrived_before_held
+        0 as entry_step_number
     from replayed_accounts
+),
+
+entering_rows as (
+    -- a row joins the replay in the state before the step that first changes it (a lot before
+    -- it arrives, a hold before its consumption's run; until then it holds nothing): the
+    -- account's debt row carries it in, and carries itself on (is_entering false)
+    select
+        start_rows.*,
+        true as is_entering
+    from start_rows
+    where start_rows.entry_step_number > 0
+    union all
+    select
+        basis,
+        account_id,
+        'debt' as row_kind,
+        cast(null as {{ dbt.type_string() }}) as lot_event_id,
+        0 as lot_rank,
+        0 as lot_points,
+        cast(null as date) as due_month,
+        cast(null as bigint) as arrival_step_number,
+        cast(null as {{ dbt.type_string() }}) as held_for_event_id,
+        cast(null as bigint) as held_step_number,
+        cast(null as bigint) as held_offset,
+        cast(null as bigint) as held_demand,
+        step_number as entry_step_number,
+        false as is_entering
+    from steps
 ),
 
 {#- Values of the previous step, read across the account's rows with window functions (the
@@ -513,7 +547,22 @@ start_rows as (
 {%- set received = "(" ~ give_at_rank
     ~ " - least(" ~ give_at_rank ~ ", greatest(0, " ~ owed ~ " - " ~ give_before_rank ~ "))"
     ~ " + case when replay.lot_rank = " ~ newest_arrived
-    ~ " then " ~ excess ~ " - " ~ excess_paid ~ " else 0 end)" %}
+    ~ " then " ~ excess ~ " - " ~ excess_paid ~ " else 0 end)" -%}
+{#- a row whose state can no longer change and adds nothing to the others' leaves the replay (it
+    holds no points and gives none: what the rows left behind read of it is zero):
+    a lot that arrived, holds nothing, is not the newest arrived (excess goes there) and no hold
+    keeps or gives points of it; a hold past its consumption's step with nothing held or given.
+    The flag is read off the previous step, so the row leaves one step later. -#}
+{%- set held_at_rank = "sum(case when replay.row_kind = 'hold' then replay.held_points + replay.giving_points"
+    ~ " else 0 end) over (" ~ account ~ ", replay.lot_rank)" -%}
+{%- set settled = "coalesce(case"
+    ~ " when replay.row_kind = 'lot' then replay.is_arrived and replay.remaining_points = 0"
+    ~ " and replay.lot_rank < " ~ newest_arrived ~ " and " ~ held_at_rank ~ " = 0"
+    ~ " when replay.row_kind = 'hold' then replay.held_step_number <= replay.step_number"
+    ~ " and replay.held_points = 0 and replay.giving_points = 0"
+    ~ " else false end, false)" -%}
+{#- a row the debt row carries in at this step starts from nothing -#}
+{%- set entering = "coalesce(entering_rows.is_entering, false)" %}
 
 replay as (
     select
@@ -532,9 +581,9 @@ replay as (
         cast(held_step_number as bigint) as held_step_number,
         cast(held_offset as bigint) as held_offset,
         cast(held_demand as bigint) as held_demand,
-        is_arrived_before_held,
         cast(due_month as date) as effective_due_month,
         false as is_arrived,
+        false as is_settled,
         cast(0 as bigint) as remaining_points,
         cast(0 as bigint) as held_points,
         cast(0 as bigint) as giving_points,
@@ -542,6 +591,7 @@ replay as (
         cast(0 as bigint) as excess_points,
         cast(0 as bigint) as expired_points
     from start_rows
+    where entry_step_number = 0
     union all
     select
         replay.basis,
@@ -549,27 +599,61 @@ replay as (
         cast(steps.step_number as bigint) as step_number,
         cast(steps.step_kind as {{ dbt.type_string() }}) as step_kind,
         cast(steps.step_month as date) as step_month,
-        replay.row_kind,
-        replay.lot_event_id,
-        replay.lot_rank,
-        replay.lot_points,
-        replay.due_month,
-        replay.arrival_step_number,
-        replay.held_for_event_id,
-        replay.held_step_number,
-        replay.held_offset,
-        replay.held_demand,
-        replay.is_arrived_before_held,
         cast(case
+            when {{ entering }} then entering_rows.row_kind
+            else replay.row_kind
+        end as {{ dbt.type_string() }}) as row_kind,
+        cast(case
+            when {{ entering }} then entering_rows.lot_event_id
+            else replay.lot_event_id
+        end as {{ dbt.type_string() }}) as lot_event_id,
+        cast(case
+            when {{ entering }} then entering_rows.lot_rank
+            else replay.lot_rank
+        end as bigint) as lot_rank,
+        cast(case
+            when {{ entering }} then entering_rows.lot_points
+            else replay.lot_points
+        end as bigint) as lot_points,
+        cast(case
+            when {{ entering }} then entering_rows.due_month
+            else replay.due_month
+        end as date) as due_month,
+        cast(case
+            when {{ entering }} then entering_rows.arrival_step_number
+            else replay.arrival_step_number
+        end as bigint) as arrival_step_number,
+        cast(case
+            when {{ entering }} then entering_rows.held_for_event_id
+            else replay.held_for_event_id
+        end as {{ dbt.type_string() }}) as held_for_event_id,
+        cast(case
+            when {{ entering }} then entering_rows.held_step_number
+            else replay.held_step_number
+        end as bigint) as held_step_number,
+        cast(case
+            when {{ entering }} then entering_rows.held_offset
+            else replay.held_offset
+        end as bigint) as held_offset,
+        cast(case
+            when {{ entering }} then entering_rows.held_demand
+            else replay.held_demand
+        end as bigint) as held_demand,
+        cast(case
+            when {{ entering }} then entering_rows.due_month
             when
                 steps.step_kind = 'reinstate_apply' and replay.row_kind = 'lot'
                 and replay.due_month < steps.step_month and {{ received }} > 0
                 then steps.step_month
             else replay.effective_due_month
         end as date) as effective_due_month,
-        replay.is_arrived
-        or coalesce(steps.step_kind = 'run' and replay.arrival_step_number = steps.step_number, false) as is_arrived,
+        not {{ entering }} and (
+            replay.is_arrived
+            or coalesce(steps.step_kind = 'run' and replay.arrival_step_number = steps.step_number, false)
+        ) as is_arrived,
+        not {{ entering }} and {{ settled }} as is_settled,
         cast(case
+            when {{ entering }} then 0
             when replay.row_kind <> 'lot' then 0
             when steps.step_kind = 'run'
                 then least({{ at_rank }}, greatest(0, {{ before_rank }} + {{ at_rank }} - {{ removed }}))
@@ -578,16 +662,16 @@ replay as (
             else replay.remaining_points
         end as bigint) as remaining_points,
         cast(case
+            when {{ entering }} then 0
             when replay.row_kind <> 'hold' then 0
-            when
-                steps.step_kind = 'run' and replay.held_step_number = steps.step_number
-                and replay.is_arrived_before_held
+            when steps.step_kind = 'run' and replay.held_step_number = steps.step_number
                 then replay.held_points + {{ held_take }}
             when steps.step_kind = 'reinstate' and replay.held_for_event_id = steps.step_target_event_id
                 then replay.held_points - least(replay.held_points, greatest(0, steps.step_points - {{ newer_held }}))
             else replay.held_points
         end as bigint) as held_points,
         cast(case
+            when {{ entering }} then 0
             when
                 replay.row_kind = 'hold' and steps.step_kind = 'reinstate'
                 and replay.held_for_event_id = steps.step_target_event_id
@@ -595,17 +679,20 @@ replay as (
             else 0
         end as bigint) as giving_points,
         cast(case
+            when {{ entering }} then 0
             when replay.row_kind <> 'debt' then 0
             when steps.step_kind = 'run' then greatest(0, {{ removed }} - {{ line_total }})
             when steps.step_kind = 'reinstate_apply' then {{ owed_after_give }} - {{ excess_paid }}
             else {{ owed }}
         end as bigint) as owed_points,
         cast(case
+            when {{ entering }} then 0
             when replay.row_kind = 'debt' and steps.step_kind = 'reinstate'
                 then greatest(0, steps.step_points - sum({{ target_held }}) over ({{ account }}))
             else 0
         end as bigint) as excess_points,
         cast(case
+            when {{ entering }} then 0
             when
                 replay.row_kind = 'lot' and steps.step_kind = 'month_end'
                 and replay.effective_due_month = steps.step_month
@@ -618,6 +705,13 @@ replay as (
             replay.basis = steps.basis
             and replay.account_id = steps.account_id
             and replay.step_number + 1 = steps.step_number
+    left join entering_rows
+        on
+            replay.row_kind = 'debt'
+            and replay.basis = entering_rows.basis
+            and replay.account_id = entering_rows.account_id
+            and steps.step_number = entering_rows.entry_step_number
+    where not replay.is_settled
 ),
 
 expired_at_month_ends as (
@@ -658,15 +752,21 @@ outcomes as (
     from final_state
     where final_state.basis = 'expected' and final_state.remaining_points > 0
     union all
+    -- ledger: what is left of every lot (a lot that left the replay holds nothing)
     select
-        basis,
-        account_id,
-        lot_event_id,
+        lot_slots.basis,
+        lot_slots.account_id,
+        lot_slots.lot_event_id,
         'remaining' as outcome,
         cast(null as date) as outcome_month,
-        remaining_points as points
-    from final_state
-    where basis = 'ledger'
+        coalesce(final_state.remaining_points, 0) as points
+    from lot_slots
+    left join final_state
+        on
+            lot_slots.basis = final_state.basis
+            and lot_slots.account_id = final_state.account_id
+            and lot_slots.lot_event_id = final_state.lot_event_id
+    where lot_slots.basis = 'ledger'
 ),
 
 final as (
