@@ -603,12 +603,14 @@ def _sql_path(path: Path) -> str:
 
 
 def published_tables(connection: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple[str, str]]:
-    """(schema, table) of what a publish copies from ``catalog``: every table of
-    ``PUBLISHED_FILE_SCHEMAS`` (docs/operations.md#write-audit-publish)."""
+    """(schema, table) of what a publish copies from ``catalog``: every table and view of
+    ``PUBLISHED_FILE_SCHEMAS`` (docs/operations.md#write-audit-publish). A mart that only
+    projects an incremental intermediate is a view in the build database; the published file
+    holds it as a table."""
     placeholders = ", ".join("?" for _ in PUBLISHED_FILE_SCHEMAS)
     return connection.execute(
         "select table_schema, table_name from information_schema.tables "
-        f"where table_catalog = ? and table_schema in ({placeholders}) and table_type = 'BASE TABLE' "
+        f"where table_catalog = ? and table_schema in ({placeholders}) and table_type in ('BASE TABLE', 'VIEW') "
         # the undo logs of incremental marts are build state, dropped once the refresh publishes
         "and table_name not like '%\\_\\_undo%' escape '\\' "
         "order by 1, 2",

@@ -1,6 +1,11 @@
 -- One row per balance movement (points ledger event or wallet transaction) with the
 -- balance's running total by recorded_at, then movement_id: the drill-down from events to
--- balance.
+-- balance. The running totals are kept incrementally in int_balance_movements; this mart
+-- publishes its public columns. On DuckDB it is a view in the build database, written into the
+-- published file as a table (docs/operations.md#write-audit-publish); PostgreSQL and Spark keep
+-- a table.
+
+{{ config(materialized='view' if target.type == 'duckdb' else 'table') }}
 
 with
 
