@@ -46,6 +46,7 @@
     unique_key=['basis', 'account_id'],
     on_schema_change='append_new_columns',
     meta={'undo_logged_key_only_rows': 'lot_event_id is null'},
+    post_hook=["{{ drop_recursive_steps('replay') }}"],
 ) }}
 
 {#- a build from before the hash column existed replays every account once -#}
@@ -55,8 +56,12 @@
     {%- set has_previous_hash = 'replay_input_hash' in previous_columns %}
 {%- endif %}
 
-with recursive
-
+{#- The replay's inputs: every CTE up to the rows it starts from (start_rows), the rows that
+    join it at a step (entering_rows) and its steps (steps) -#}
+{#- sqlfluff reads the set block where it stands, before `with`: its layout rule LT02 would
+    indent it as if nested (the CTEs are rendered at the top level below) -#}
+-- noqa: disable=LT02
+{%- set replay_inputs %}
 events as (
     select * from {{ ref('int_points_events_classified') }}
 ),
@@ -504,7 +509,9 @@ entering_rows as (
         step_number as entry_step_number,
         false as is_entering
     from steps
-),
+)
+{%- endset %}
+-- noqa: enable=LT02
 
 {#- Values of the previous step, read across the account's rows with window functions (the
     recursive term is one select over the previous step: no aggregate, no subquery). -#}
@@ -564,7 +571,8 @@ entering_rows as (
 {#- a row the debt row carries in at this step starts from nothing -#}
 {%- set entering = "coalesce(entering_rows.is_entering, false)" %}
 
-replay as (
+{#- the state before the first step -#}
+{%- set replay_start %}
     select
         basis,
         account_id,
@@ -590,9 +598,12 @@ replay as (
         cast(0 as bigint) as owed_points,
         cast(0 as bigint) as excess_points,
         cast(0 as bigint) as expired_points
-    from start_rows
-    where entry_step_number = 0
-    union all
+    from __start_rows__ as start_rows
+    where start_rows.entry_step_number = 0
+{%- endset %}
+
+{#- one step: the next state from the previous one (__replay__) -#}
+{%- set replay_step %}
     select
         replay.basis,
         replay.account_id,
@@ -699,19 +710,27 @@ replay as (
                 then replay.remaining_points
             else 0
         end as bigint) as expired_points
-    from replay
-    inner join steps
+    from __replay__ as replay
+    inner join __steps__ as steps
         on
             replay.basis = steps.basis
             and replay.account_id = steps.account_id
             and replay.step_number + 1 = steps.step_number
-    left join entering_rows
+    left join __entering_rows__ as entering_rows
         on
             replay.row_kind = 'debt'
             and replay.basis = entering_rows.basis
             and replay.account_id = entering_rows.account_id
             and steps.step_number = entering_rows.entry_step_number
     where not replay.is_settled
+{%- endset %}
+
+with {{ 'recursive' if target.type != 'spark' }}
+
+{{ replay_inputs }},
+
+replay as (
+    {{ recursive_steps('replay', replay_start, replay_step, ['steps', 'entering_rows', 'start_rows'], replay_inputs) }}
 ),
 
 expired_at_month_ends as (
