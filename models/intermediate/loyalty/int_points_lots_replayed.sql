@@ -571,6 +571,14 @@ entering_rows as (
 {#- a row the debt row carries in at this step starts from nothing -#}
 {%- set entering = "coalesce(entering_rows.is_entering, false)" %}
 
+{#- what a row of the replay is (its state follows): kind, lot, and the consumption a hold is for -#}
+{%- set row_columns = [
+    ('row_kind', dbt.type_string()), ('lot_event_id', dbt.type_string()), ('lot_rank', 'bigint'),
+    ('lot_points', 'bigint'), ('due_month', 'date'), ('arrival_step_number', 'bigint'),
+    ('held_for_event_id', dbt.type_string()), ('held_step_number', 'bigint'), ('held_offset', 'bigint'),
+    ('held_demand', 'bigint'),
+] %}
+
 {#- the state before the first step -#}
 {%- set replay_start %}
     select
@@ -579,16 +587,9 @@ entering_rows as (
         cast(0 as bigint) as step_number,
         cast('start' as {{ dbt.type_string() }}) as step_kind,
         cast(null as date) as step_month,
-        cast(row_kind as {{ dbt.type_string() }}) as row_kind,
-        cast(lot_event_id as {{ dbt.type_string() }}) as lot_event_id,
-        cast(lot_rank as bigint) as lot_rank,
-        cast(lot_points as bigint) as lot_points,
-        cast(due_month as date) as due_month,
-        cast(arrival_step_number as bigint) as arrival_step_number,
-        cast(held_for_event_id as {{ dbt.type_string() }}) as held_for_event_id,
-        cast(held_step_number as bigint) as held_step_number,
-        cast(held_offset as bigint) as held_offset,
-        cast(held_demand as bigint) as held_demand,
+        {%- for column, data_type in row_columns %}
+        cast({{ column }} as {{ data_type }}) as {{ column }},
+        {%- endfor %}
         cast(due_month as date) as effective_due_month,
         false as is_arrived,
         false as is_settled,
@@ -610,46 +611,12 @@ entering_rows as (
         cast(steps.step_number as bigint) as step_number,
         cast(steps.step_kind as {{ dbt.type_string() }}) as step_kind,
         cast(steps.step_month as date) as step_month,
+        {%- for column, data_type in row_columns %}
         cast(case
-            when {{ entering }} then entering_rows.row_kind
-            else replay.row_kind
-        end as {{ dbt.type_string() }}) as row_kind,
-        cast(case
-            when {{ entering }} then entering_rows.lot_event_id
-            else replay.lot_event_id
-        end as {{ dbt.type_string() }}) as lot_event_id,
-        cast(case
-            when {{ entering }} then entering_rows.lot_rank
-            else replay.lot_rank
-        end as bigint) as lot_rank,
-        cast(case
-            when {{ entering }} then entering_rows.lot_points
-            else replay.lot_points
-        end as bigint) as lot_points,
-        cast(case
-            when {{ entering }} then entering_rows.due_month
-            else replay.due_month
-        end as date) as due_month,
-        cast(case
-            when {{ entering }} then entering_rows.arrival_step_number
-            else replay.arrival_step_number
-        end as bigint) as arrival_step_number,
-        cast(case
-            when {{ entering }} then entering_rows.held_for_event_id
-            else replay.held_for_event_id
-        end as {{ dbt.type_string() }}) as held_for_event_id,
-        cast(case
-            when {{ entering }} then entering_rows.held_step_number
-            else replay.held_step_number
-        end as bigint) as held_step_number,
-        cast(case
-            when {{ entering }} then entering_rows.held_offset
-            else replay.held_offset
-        end as bigint) as held_offset,
-        cast(case
-            when {{ entering }} then entering_rows.held_demand
-            else replay.held_demand
-        end as bigint) as held_demand,
+            when {{ entering }} then entering_rows.{{ column }}
+            else replay.{{ column }}
+        end as {{ data_type }}) as {{ column }},
+        {%- endfor %}
         cast(case
             when {{ entering }} then entering_rows.due_month
             when
