@@ -58,8 +58,9 @@
 
 {#- The replay's inputs: every CTE up to the rows it starts from (start_rows), the rows that
     join it at a step (entering_rows) and its steps (steps) -#}
-{#- sqlfluff reads the set block where it stands, before `with`: its layout rule LT02 would
-    indent it as if nested (the CTEs are rendered at the top level below) -#}
+{#- sqlfluff reads the set blocks below (the inputs, the start, the step) where they stand,
+    before `with`: its layout rule LT02 would indent them as if nested (they are rendered at the
+    top level and in the replay CTE below); it is back on from `with` -#}
 -- noqa: disable=LT02
 {%- set replay_inputs %}
 events as (
@@ -511,7 +512,6 @@ entering_rows as (
     from steps
 )
 {%- endset %}
--- noqa: enable=LT02
 
 {#- Values of the previous step, read across the account's rows with window functions (the
     recursive term is one select over the previous step: no aggregate, no subquery). -#}
@@ -691,6 +691,7 @@ entering_rows as (
             and steps.step_number = entering_rows.entry_step_number
     where not replay.is_settled
 {%- endset %}
+-- noqa: enable=LT02
 
 with {{ 'recursive' if target.type != 'spark' }}
 
