@@ -37,19 +37,23 @@
     {{ loyalty._recursive_steps_sql(step_sql, relations) }}
 {%- endmacro %}
 
-{#- the scratch tables of a model's unrolled recursion, in the model's schema -#}
+{#- the name every scratch table of a model's unrolled recursion starts with (in the model's schema) -#}
 {% macro _recursive_steps_prefix(name) -%}
-    {{- return(this.schema ~ '.' ~ this.identifier ~ '_' ~ name) }}
+    {{- return(this.identifier ~ '_' ~ name) }}
 {%- endmacro %}
 
 {#- Spark: each state is written as a table (a cached view would carry the whole lineage of
     the states before it into every plan, and planning grows with each step) -#}
 {% macro spark__recursive_steps(name, start_sql, step_sql, input_ctes, inputs_sql) -%}
-    {%- if not execute or model.resource_type == 'unit_test' %}
-        {#- parsing, and dbt's unit tests (whose inputs are CTEs of the test's own query) -#}
-        {{ loyalty._recursive_steps_chained(name, start_sql, step_sql, input_ctes) }}
+    {%- set prefix = this.schema ~ '.' ~ loyalty._recursive_steps_prefix(name) %}
+    {%- if not execute %}
+        {#- parsing: no query runs; the states exist once the model executes -#}
+        select * from {{ prefix }}_state_0
+    {%- elif model.resource_type == 'unit_test' %}
+        {{ exceptions.raise_compiler_error(
+            this ~ ': a unit test cannot unroll the recursion ' ~ name ~ ' on Spark (its inputs are CTEs'
+            ~ ' of the test query); enable the test on the other engines only') }}
     {%- else %}
-        {%- set prefix = loyalty._recursive_steps_prefix(name) %}
         {%- do loyalty.drop_recursive_steps(name) %}
         {%- set relations = {} %}
         {%- for cte in input_ctes %}
@@ -72,28 +76,6 @@
     {%- endif %}
 {%- endmacro %}
 
-{#- Spark, where no table can be written: the states as chained CTEs, up to `max_steps` of
-    them (a unit test's few rows); a recursion that would need more raises -#}
-{% macro _recursive_steps_chained(name, start_sql, step_sql, input_ctes, max_steps=16) -%}
-    {%- set relations = {} %}
-    {%- for cte in input_ctes %}{% do relations.update({cte: cte}) %}{% endfor %}
-    with {{ name }}_state_0 as (
-        {{ loyalty._recursive_steps_sql(start_sql, relations) }}
-    )
-    {%- for number in range(1, max_steps + 2) %}
-        {%- do relations.update({name: name ~ '_state_' ~ (number - 1)}) %},
-    {{ name }}_state_{{ number }} as (
-        {{ loyalty._recursive_steps_sql(step_sql, relations) }}
-    )
-    {%- endfor %}
-    {%- for number in range(max_steps + 1) %}
-    select * from {{ name }}_state_{{ number }}
-    union all
-    {%- endfor %}
-    select * from {{ name }}_state_{{ max_steps + 1 }}
-    where raise_error('{{ this }}: the recursion {{ name }} needs more than {{ max_steps }} steps unrolled') is null
-{%- endmacro %}
-
 {% macro drop_recursive_steps(name) -%}
     {{ return(adapter.dispatch('drop_recursive_steps', 'loyalty')(name)) }}
 {%- endmacro %}
@@ -103,7 +85,8 @@
 
 {% macro spark__drop_recursive_steps(name) -%}
     {%- if execute %}
-        {%- set tables = run_query("show tables in " ~ this.schema ~ " like '" ~ this.identifier ~ '_' ~ name ~ "_*'") %}
+        {%- set tables = run_query(
+            "show tables in " ~ this.schema ~ " like '" ~ loyalty._recursive_steps_prefix(name) ~ "_*'") %}
         {%- for row in tables.rows if not row['isTemporary'] %}
             {%- do run_query('drop table if exists ' ~ this.schema ~ '.' ~ row['tableName']) %}
         {%- endfor %}
