@@ -56,6 +56,14 @@
     {%- set has_previous_hash = 'replay_input_hash' in previous_columns %}
 {%- endif %}
 
+{#- what a row of the replay is (its state follows): kind, lot, and the consumption a hold is for -#}
+{%- set row_columns = [
+    ('row_kind', dbt.type_string()), ('lot_event_id', dbt.type_string()), ('lot_rank', 'bigint'),
+    ('lot_points', 'bigint'), ('due_month', 'date'), ('arrival_step_number', 'bigint'),
+    ('held_for_event_id', dbt.type_string()), ('held_step_number', 'bigint'), ('held_offset', 'bigint'),
+    ('held_demand', 'bigint'),
+] %}
+
 {#- The replay's inputs: every CTE up to the rows it starts from (start_rows), the rows that
     join it at a step (entering_rows) and its steps (steps) -#}
 {#- sqlfluff reads the set blocks below (the inputs, the start, the step) where they stand,
@@ -494,22 +502,21 @@ entering_rows as (
     from start_rows
     where start_rows.entry_step_number > 0
     union all
+    -- the debt row again at every step
     select
-        basis,
-        account_id,
-        'debt' as row_kind,
-        cast(null as {{ dbt.type_string() }}) as lot_event_id,
-        0 as lot_rank,
-        0 as lot_points,
-        cast(null as date) as due_month,
-        cast(null as bigint) as arrival_step_number,
-        cast(null as {{ dbt.type_string() }}) as held_for_event_id,
-        cast(null as bigint) as held_step_number,
-        cast(null as bigint) as held_offset,
-        cast(null as bigint) as held_demand,
-        step_number as entry_step_number,
+        debt.basis,
+        debt.account_id,
+        {%- for column, data_type in row_columns %}
+        debt.{{ column }},
+        {%- endfor %}
+        steps.step_number as entry_step_number,
         false as is_entering
-    from steps
+    from start_rows as debt
+    inner join steps
+        on
+            debt.basis = steps.basis
+            and debt.account_id = steps.account_id
+    where debt.row_kind = 'debt'
 )
 {%- endset %}
 
@@ -570,14 +577,6 @@ entering_rows as (
     ~ " else false end, false)" -%}
 {#- a row the debt row carries in at this step starts from nothing -#}
 {%- set entering = "coalesce(entering_rows.is_entering, false)" %}
-
-{#- what a row of the replay is (its state follows): kind, lot, and the consumption a hold is for -#}
-{%- set row_columns = [
-    ('row_kind', dbt.type_string()), ('lot_event_id', dbt.type_string()), ('lot_rank', 'bigint'),
-    ('lot_points', 'bigint'), ('due_month', 'date'), ('arrival_step_number', 'bigint'),
-    ('held_for_event_id', dbt.type_string()), ('held_step_number', 'bigint'), ('held_offset', 'bigint'),
-    ('held_demand', 'bigint'),
-] %}
 
 {#- the state before the first step -#}
 {%- set replay_start %}
