@@ -10,11 +10,12 @@ from pathlib import Path
 import duckdb
 import psycopg
 import pytest
+from openpyxl import load_workbook
 
 from loyalty.warehouse import BUILD_SUFFIX, PgQueries, pg_conninfo
 from tools.compare_engines import checksums, compare
 
-from conftest import Refresh, closed_month_materializations, run_pg_refresh
+from conftest import Refresh, closed_month_materializations, run_pg_refresh, workbook_mismatches
 
 pytestmark = pytest.mark.e2e
 
@@ -56,6 +57,12 @@ def test_postgres_refresh_runs_every_check_and_publishes(pg_refreshed: tuple[dic
     assert not {name for name in schemas if name.endswith(BUILD_SUFFIX)}, "build schemas are renamed at publish"
     assert loaded > 0
     assert (state.parent / "reconciliation_report.html").exists()
+    # the roll-forwards workbook holds the published PostgreSQL marts, cell for cell
+    workbook = state.parent / "month_end_rollforwards.xlsx"
+    with pg(pg_env) as connection:
+        assert workbook_mismatches(workbook, PgQueries(connection)) == []
+    cover = {row[0].value: row[1].value for row in load_workbook(workbook)["Cover"].iter_rows(max_col=2)}
+    assert cover["Source"].startswith("postgresql://")
 
 
 def test_marts_are_identical_on_duckdb_and_postgres(
