@@ -136,6 +136,12 @@ class Settings:
         return self.dbt_target_dir / "refresh.log"
 
     @property
+    def docs_site_dir(self) -> Path:
+        """The dbt documentation site `make docs` builds (loyalty/docs_site.py): dbt's artifacts
+        and ``index.html``, one page that needs no network."""
+        return self.dbt_target_dir / "docs"
+
+    @property
     def dagster_home(self) -> Path:
         """Dagster's instance (runs, event log, schedules) for `make ui` and the CLI."""
         return self._state(".dagster")
