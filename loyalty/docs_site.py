@@ -101,7 +101,8 @@ def dbt_command(settings: Settings, *, compile_sql: bool = True) -> list[str]:
     from the build database read-only (DuckDB) or from the published schemas (PostgreSQL),
     artifacts and logs in ``settings.docs_site_dir``. ``compile_sql``: also compile every model
     (its compiled SQL shown on its page; seconds more). Raises :class:`DocsError` for the Spark
-    target, whose tables live in a local Spark session only while it builds."""
+    target, whose tables live in a local Spark session only while it builds, and when this
+    Python has no ``dbt`` beside it (not the project's venv)."""
     if settings.target == "duckdb":
         dbt_vars = {**settings.dbt_cli_vars(build_database=settings.build_database), "duckdb_access_mode": "read_only"}
     elif settings.target == "postgres":
@@ -112,8 +113,11 @@ def dbt_command(settings: Settings, *, compile_sql: bool = True) -> list[str]:
             "the spark target's tables exist only inside `make test-spark`"
         )
     site = settings.docs_site_dir
+    dbt = Path(sys.executable).with_name("dbt")
+    if not dbt.exists():
+        raise DocsError(f"no dbt beside {sys.executable} ({dbt}): run it with the project's venv (make install)")
     return [
-        str(Path(sys.executable).with_name("dbt")),
+        str(dbt),
         "docs",
         "generate",
         "--static",
