@@ -12,7 +12,7 @@ export LOYALTY_WAREHOUSE ?= $(CURDIR)/warehouse/loyalty.duckdb
 DEMO_TRUTH := $(CURDIR)/demo/truth
 DEMO_ARGS ?= --accounts 2000 --months 30 --seed 42
 
-.PHONY: install demo data refresh test test-spark lint dbt-parse unit ui bench faults clean
+.PHONY: install demo data refresh test test-spark lint dbt-parse unit ui docs bench faults clean
 
 install: $(STAMP)
 
@@ -62,6 +62,14 @@ test-spark: lint dbt-parse
 
 ui: $(STAMP)
 	$(BIN)/python -m orchestration.cli ui
+
+# dbt's documentation site on http://127.0.0.1:$(DOCS_PORT) (loyalty/docs_site.py): lineage, every
+# column, the doc blocks, the exposures, and the catalog read (read-only) from the build database
+# of $LOYALTY_WAREHOUSE, so `make demo` (or `make refresh`) first. One page, no network needed.
+# DOCS_ARGS e.g. --no-serve (build only), --no-compile, --wait 600
+DOCS_PORT ?= 8080
+docs: $(STAMP)
+	$(BIN)/python -m loyalty.docs_site --port $(DOCS_PORT) $(DOCS_ARGS)
 
 # SCALE=1M|10M|100M ledger events (tools/bench.py); BENCH_ARGS e.g. --engines duckdb,postgres
 SCALE ?= 1M

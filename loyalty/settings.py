@@ -136,6 +136,12 @@ class Settings:
         return self.dbt_target_dir / "refresh.log"
 
     @property
+    def docs_site_dir(self) -> Path:
+        """The dbt documentation site `make docs` builds (loyalty/docs_site.py): dbt's artifacts
+        and ``index.html``, one page that needs no network."""
+        return self.dbt_target_dir / "docs"
+
+    @property
     def dagster_home(self) -> Path:
         """Dagster's instance (runs, event log, schedules) for `make ui` and the CLI."""
         return self._state(".dagster")
@@ -150,6 +156,25 @@ class Settings:
         """Where publish writes the report before the swap; it is moved over ``report_path``
         once the new warehouse is in place (docs/operations.md#rollback)."""
         return self.report_path.with_name(self.report_path.name + ".work")
+
+    @property
+    def workbook_path(self) -> Path:
+        """The month-end roll-forwards workbook (.xlsx) each publish writes beside the report
+        (loyalty/reporting/workbook.py)."""
+        return self.state_dir / "month_end_rollforwards.xlsx"
+
+    @property
+    def workbook_draft_path(self) -> Path:
+        """Where publish writes the workbook before the swap; moved over ``workbook_path`` with
+        the report's draft (docs/operations.md#rollback)."""
+        return self.workbook_path.with_name(self.workbook_path.name + ".work")
+
+    def publish_drafts(self) -> list[tuple[Path, Path]]:
+        """(draft, final) of every file a publish writes besides the warehouse: the report and
+        the workbook. Publish writes each draft before its swap and moves it over its final
+        path after; a refresh killed in between is finished by the next one, which moves the
+        drafts then (loyalty/warehouse.py ``finish_killed_publish``)."""
+        return [(self.report_draft_path, self.report_path), (self.workbook_draft_path, self.workbook_path)]
 
     @property
     def spark_warehouse_dir(self) -> Path:

@@ -178,10 +178,10 @@ class Warehouse:
         """Finish a refresh killed after its publish swap (docs/operations.md#rollback): its
         build state and published file agree, so its changes are made final as its own commit
         would have (undo logs dropped, journal ``published`` with its exit code) and the report
-        it wrote is put in place; nothing is rebuilt."""
-        draft = self.settings.report_draft_path
-        if draft.exists():
-            os.replace(draft, self.settings.report_path)
+        and the roll-forwards workbook it wrote are put in place; nothing is rebuilt."""
+        for draft, final in self.settings.publish_drafts():
+            if draft.exists():
+                os.replace(draft, final)
         journal.status = "published"
         journal.exit_code = journal.pending_exit_code if journal.pending_exit_code is not None else journal.exit_code
         journal.project = journal.pending_project or journal.project

@@ -167,6 +167,7 @@ def next_steps(settings: Settings) -> str:
             "Next:",
             "  make ui        # Dagster UI on http://127.0.0.1:3000: assets, checks, runs (this one included)",
             f"  report:        {settings.report_path} (open in a browser, works offline)",
+            f"  roll-forwards: {settings.workbook_path} (month-end workbook for finance)",
             f"  warehouse:     {settings.warehouse} (open read-only, e.g. harlequin --read-only FILE)",
             f"  state:         {settings.state_dir} (lock, alert queue, journals, dbt logs, Dagster storage)",
         ]

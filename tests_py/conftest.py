@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from tools import throwaway_postgres
-from tools.faults.workspace import copy_warehouse  # noqa: F401  (tests import it from here)
+from tools.faults.workspace import copy_warehouse, workbook_mismatches  # noqa: F401  (tests import them from here)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SMALL = ["--accounts", "150", "--months", "20", "--seed", "7"]

@@ -13,7 +13,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import Refresh, build_database, copy_warehouse, generate, run_refresh, table_fingerprints
+from conftest import (
+    Refresh,
+    build_database,
+    copy_warehouse,
+    generate,
+    run_refresh,
+    table_fingerprints,
+    workbook_mismatches,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -71,6 +79,13 @@ def test_refresh_publishes_and_reports_findings(refreshed: tuple[Path, Refresh])
     assert schemas <= {"marts", "audit", "findings"}, schemas
     report = warehouse.with_name("reconciliation_report.html")
     assert report.exists() and "Loyalty reconciliation report" in report.read_text(encoding="utf-8")
+    # the roll-forwards workbook beside it holds the published finance marts, cell for cell
+    workbook = warehouse.with_name("month_end_rollforwards.xlsx")
+    with duckdb.connect(str(warehouse), read_only=True) as published:
+        assert workbook_mismatches(workbook, published) == []
+        months = published.execute("select count(*) from marts.fct_points_liability_monthly").fetchone()[0]
+    assert months >= 20, "the small data spans 20 months: the sheets were compared on real rows"
+    assert not list(warehouse.parent.glob("*.work")), "no draft is left once the publish is done"
 
 
 def test_every_injected_bad_row_is_quarantined_with_its_reason(

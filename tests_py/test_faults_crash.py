@@ -102,6 +102,7 @@ def test_a_refresh_killed_after_its_swap_is_finished_not_rolled_back(tmp_path: P
     settings.warehouse.write_bytes(b"the file the swap put in place")
     report_draft = settings.report_path.with_name(settings.report_path.name + ".work")
     report_draft.write_text("the dead refresh's report", encoding="utf-8")
+    settings.workbook_draft_path.write_bytes(b"the dead refresh's workbook")
     inode = settings.warehouse.stat().st_ino
     swapped = BuildJournal(status="building", load_ids=["b1"], exit_code=0, swap_inode=inode, pending_exit_code=1)
     not_swapped = BuildJournal(status="building", swap_inode=inode + 1)
@@ -116,3 +117,5 @@ def test_a_refresh_killed_after_its_swap_is_finished_not_rolled_back(tmp_path: P
     assert (journal.swap_inode, journal.pending_exit_code) == (None, None)
     assert settings.report_path.read_text(encoding="utf-8") == "the dead refresh's report"
     assert not report_draft.exists()
+    assert settings.workbook_path.read_bytes() == b"the dead refresh's workbook"
+    assert not settings.workbook_draft_path.exists()

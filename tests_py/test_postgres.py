@@ -10,11 +10,14 @@ from pathlib import Path
 import duckdb
 import psycopg
 import pytest
+from openpyxl import load_workbook
 
+from loyalty import docs_site
+from loyalty.settings import load_settings
 from loyalty.warehouse import BUILD_SUFFIX, PgQueries, pg_conninfo
 from tools.compare_engines import checksums, compare
 
-from conftest import Refresh, closed_month_materializations, run_pg_refresh
+from conftest import Refresh, closed_month_materializations, run_pg_refresh, workbook_mismatches
 
 pytestmark = pytest.mark.e2e
 
@@ -56,6 +59,12 @@ def test_postgres_refresh_runs_every_check_and_publishes(pg_refreshed: tuple[dic
     assert not {name for name in schemas if name.endswith(BUILD_SUFFIX)}, "build schemas are renamed at publish"
     assert loaded > 0
     assert (state.parent / "reconciliation_report.html").exists()
+    # the roll-forwards workbook holds the published PostgreSQL marts, cell for cell
+    workbook = state.parent / "month_end_rollforwards.xlsx"
+    with pg(pg_env) as connection:
+        assert workbook_mismatches(workbook, PgQueries(connection)) == []
+    cover = {row[0].value: row[1].value for row in load_workbook(workbook)["Cover"].iter_rows(max_col=2)}
+    assert cover["Source"].startswith("postgresql://")
 
 
 def test_marts_are_identical_on_duckdb_and_postgres(
@@ -80,6 +89,27 @@ def test_marts_are_identical_on_duckdb_and_postgres(
     # the same dbt tests ran with the same verdicts
     assert checks_line(pg_result.stdout) == checks_line(duck_result.stdout)
     assert duck_result.returncode == pg_result.returncode
+
+
+def test_the_docs_site_reads_the_catalog_of_the_published_schemas(
+    pg_refreshed: tuple[dict, Path, Refresh], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pg_env, state, _ = pg_refreshed
+    for name, value in pg_env.items():  # dbt reads the connection from the PG* variables
+        monkeypatch.setenv(name, value)
+    settings = load_settings({"LOYALTY_WAREHOUSE": str(state), "LOYALTY_TARGET": "postgres"})
+    before = mart_checksums(pg_env)
+    page = docs_site.build(settings)
+    assert docs_site.remote_loads(page.read_text(encoding="utf-8")) == []
+    catalog = json.loads((settings.docs_site_dir / "catalog.json").read_text(encoding="utf-8"))
+    mart = catalog["nodes"]["model.loyalty.fct_points_liability_monthly"]
+    assert mart["metadata"]["schema"] == "marts" and mart["columns"]["closing_points"]["type"] == "bigint"
+    assert "model.loyalty.stg_loyalty__ledger_events" in catalog["nodes"]
+    # it only read: the published marts are as they were and no build schema was made
+    assert mart_checksums(pg_env) == before
+    with pg(pg_env) as connection:
+        schemas = {name for (name,) in connection.execute("select schema_name from information_schema.schemata")}
+    assert not {name for name in schemas if name.endswith(BUILD_SUFFIX)}
 
 
 def test_finance_reader_reads_the_marts_and_nothing_else(pg_refreshed: tuple[dict, Path, Refresh]) -> None:

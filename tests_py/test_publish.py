@@ -21,6 +21,12 @@ def test_failed_integrity_check_leaves_the_published_warehouse_exactly_as_it_was
     warehouse, _ = refreshed
     copy = copy_warehouse(warehouse, tmp_path / "copy")
     before = table_fingerprints(copy)
+    # the report and the workbook of the last publish stay too (copy_warehouse copies the files
+    # named after the warehouse only)
+    published_files = {}
+    for name in ("reconciliation_report.html", "month_end_rollforwards.xlsx"):
+        shutil.copyfile(warehouse.with_name(name), copy.with_name(name))
+        published_files[name] = copy.with_name(name).read_bytes()
     # a tolerance that is not a number breaks the reconciliation models: an integrity failure
     broken = json.dumps({"wallet_tolerance_overrides": {"EUR": {"in_balance": "'x'", "minor": 10}}})
     result = run_refresh(small_data[0], copy, env={"LOYALTY_DBT_VARS": broken})
@@ -28,6 +34,7 @@ def test_failed_integrity_check_leaves_the_published_warehouse_exactly_as_it_was
     assert "NOT published" in result.stdout
     assert "integrity FAILED" in result.stdout or "model ERROR" in result.stdout
     assert table_fingerprints(copy) == before
+    assert {name: copy.with_name(name).read_bytes() for name in published_files} == published_files
 
 
 def test_a_reader_during_a_refresh_keeps_a_consistent_view_and_new_readers_see_the_new_one(

@@ -68,6 +68,8 @@ def test_state_defaults_to_the_warehouse_folder_and_follows_the_variable(tmp_pat
         moved.refresh_log,
         moved.dagster_home,
         moved.report_path,
+        moved.workbook_path,
+        moved.docs_site_dir,
         moved.spark_warehouse_dir,
     ]
     assert all(path.is_relative_to(tmp_path) and not path.is_relative_to(tmp_path / "w") for path in kept)

@@ -12,7 +12,8 @@ the command and its dbt process and nothing else. Then:
 * a refresh without the point exits as the clean run did, and its marts equal the clean run's,
   every mart; the build's raw tables hold each file once (no load twice, no orphan rows) and
   as many rows as the clean run's; no undo log is left and the journal is final (published, or
-  unchanged when the rerun found that the killed refresh had published).
+  unchanged when the rerun found that the killed refresh had published); the roll-forwards
+  workbook in place holds the published marts, cell for cell, and no publish draft is left.
 
 The clean run (reference) is computed once per data set, from the same copy of version A. Also:
 ``incentives.close`` kills the close of a month (the clean close is its reference),
@@ -45,7 +46,7 @@ from loyalty.failpoints import FAILPOINTS
 from loyalty.warehouse import FINAL_STATUSES
 from tools.compare_engines import checksums
 from tools.faults import Result, in_parallel
-from tools.faults.workspace import copy_warehouse
+from tools.faults.workspace import copy_warehouse, workbook_mismatches
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PART = "crash"
@@ -392,6 +393,19 @@ class DuckDBCampaign:
             mismatches.append(f"undo logs left after a publish: {left}")
         if journal_status(warehouse) not in FINAL_STATUSES:
             mismatches.append(f"the refresh journal says {journal_status(warehouse)!r} after the rerun")
+        # the workbook (like the report) is the published version's: moved by the publish, or by
+        # the rerun's start when the kill came after the swap
+        workbook = warehouse.with_name("month_end_rollforwards.xlsx")
+        if not workbook.exists():
+            mismatches.append("no roll-forwards workbook after the rerun")
+        else:
+            with duckdb.connect(str(warehouse), read_only=True) as connection:
+                wrong_cells = workbook_mismatches(workbook, connection)
+            if wrong_cells:
+                mismatches.append(f"the workbook after the rerun is not the published marts': {wrong_cells[:3]}")
+        drafts = sorted(path.name for path in warehouse.parent.glob("*.work"))
+        if drafts:
+            mismatches.append(f"publish drafts left after the rerun: {drafts}")
         return mismatches
 
     def incentive_close(self) -> Result:

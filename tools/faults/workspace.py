@@ -18,10 +18,13 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+from openpyxl import load_workbook
 
+from loyalty.reporting.workbook import AS_OF_LABEL, COVER_TITLE, KINDS, SHEETS
 from tools.compare_engines import checksums
 from tools.faults.late_deliveries import write_extras
 
@@ -169,6 +172,58 @@ def mart_checksums(warehouse: Path) -> dict[str, tuple[int, str]]:
     tools.compare_engines)."""
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         return checksums(connection)
+
+
+def workbook_mismatches(path: Path, connection) -> list[str]:
+    """Every way the roll-forwards workbook at ``path`` differs from the marts read through
+    ``connection`` (DuckDB, or ``warehouse.PgQueries``): sheets, headers, frozen header, each
+    cell's value *and* type (points int, money and rates numbers with their number format, months
+    dates, flags booleans), and the cover's as-of against marts.rpt_warehouse_as_of. [] when equal
+    (tests_py, and the crash campaign after each rerun)."""
+    book = load_workbook(path)
+    problems: list[str] = []
+    expected_titles = [COVER_TITLE, *(sheet.title for sheet in SHEETS)]
+    if book.sheetnames != expected_titles:
+        return [f"sheets {book.sheetnames}, expected {expected_titles}"]
+    for sheet in SHEETS:
+        worksheet = book[sheet.title]
+        names = [column.name for column in sheet.columns]
+        marts = connection.execute(f"select {', '.join(names)} from marts.{sheet.table} order by month, currency")
+        expected = [tuple(row) for row in marts.fetchall()]
+        header = [cell.value for cell in worksheet[1]]
+        if header != names:
+            problems.append(f"{sheet.title}: header {header}, expected {names}")
+        if worksheet.freeze_panes != "A2":
+            problems.append(f"{sheet.title}: the header row is not frozen ({worksheet.freeze_panes})")
+        body = list(worksheet.iter_rows(min_row=2))
+        if len(body) != len(expected):
+            problems.append(f"{sheet.title}: {len(body)} rows, marts.{sheet.table} has {len(expected)}")
+        for cells, values in zip(body, expected, strict=False):
+            for column, cell, value in zip(sheet.columns, cells, values, strict=True):
+                got, where = cell.value, f"{sheet.title}!{cell.coordinate} ({column.name})"
+                if value is None:
+                    same = got is None
+                elif column.kind == "month":
+                    same = cell.is_date and got.date() == value and got.time().isoformat() == "00:00:00"
+                elif column.kind == "flag":
+                    same = got is value
+                elif column.kind == "points":
+                    same = type(got) is int and got == value
+                elif column.kind == "text":
+                    same = cell.data_type == "s" and got == value
+                else:  # money, point value, rate: numbers, exact to the mart's scale
+                    same = cell.data_type == "n" and not isinstance(got, bool) and Decimal(str(got)) == value
+                if not same:
+                    problems.append(f"{where}: {got!r} ({cell.data_type}), marts has {value!r}")
+                elif value is not None and cell.number_format != KINDS[column.kind][1]:
+                    problems.append(f"{where}: number format {cell.number_format!r}")
+    cover = book[COVER_TITLE]
+    as_of_rows = connection.execute("select as_of from marts.rpt_warehouse_as_of").fetchall()
+    shown = [row[1].value for row in cover.iter_rows() if row[0].value == AS_OF_LABEL]
+    expected_as_of = as_of_rows[0][0] if as_of_rows else "none: no data staged yet"
+    if shown != [expected_as_of]:
+        problems.append(f"cover as-of {shown}, rpt_warehouse_as_of has {expected_as_of!r}")
+    return problems
 
 
 def query(warehouse: Path, sql: str, parameters: list | None = None) -> list[tuple]:

@@ -11,6 +11,7 @@ from loyalty.failpoints import failpoint
 from loyalty.lock import warehouse_lock
 from loyalty.reporting.report import write_report_from
 from loyalty.reporting.summary import jsonable, reconciliation_markdown, warehouse_figures
+from loyalty.reporting.workbook import write_workbook_from
 from loyalty.settings import Settings
 from loyalty.warehouse import open_warehouse
 from orchestration.defs.dbt.assets import OUTCOME_FILE
@@ -29,7 +30,8 @@ def build_published_warehouse(dbt_assets: dg.AssetsDefinition) -> dg.AssetsDefin
             "DuckDB file LOYALTY_WAREHOUSE (marts and masked audit written from the build database "
             "into a new file, then os.replace) or the "
             "PostgreSQL schemas (build schemas renamed over the published ones in one transaction). "
-            "Never runs after a failed integrity check."
+            "Also writes the reconciliation report and the month-end roll-forwards workbook into the "
+            "state folder. Never runs after a failed integrity check."
         ),
     )
     def published_warehouse(
@@ -50,11 +52,13 @@ def build_published_warehouse(dbt_assets: dg.AssetsDefinition) -> dg.AssetsDefin
         with warehouse.reader() as connection:
             figures = warehouse_figures(connection)
             write_report_from(connection, report_draft, source=warehouse.describe())
+            write_workbook_from(connection, settings.workbook_draft_path, source=warehouse.describe())
         if not warehouse.reads_after_publish:
             published = warehouse.publish()
         failpoint("publish.after_swap")
         warehouse.commit(exit_code)
-        os.replace(report_draft, settings.report_path)
+        for draft, final in settings.publish_drafts():  # the report and the workbook
+            os.replace(draft, final)
         lock = warehouse_lock(settings)
         if lock.is_locked:
             lock.release()  # the level taken by the loader at the start of this run
@@ -63,6 +67,7 @@ def build_published_warehouse(dbt_assets: dg.AssetsDefinition) -> dg.AssetsDefin
             "published": published,
             "engine": warehouse.engine,
             "report": dg.MetadataValue.path(str(settings.report_path)),
+            "workbook": dg.MetadataValue.path(str(settings.workbook_path)),
             "alerts_added_to_audit_alerts": alerts_published,
             "reconciliation_summary": dg.MetadataValue.md(reconciliation_markdown(figures)),
             "figures": dg.MetadataValue.json(jsonable(figures)),
