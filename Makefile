@@ -12,7 +12,7 @@ export LOYALTY_WAREHOUSE ?= $(CURDIR)/warehouse/loyalty.duckdb
 DEMO_TRUTH := $(CURDIR)/demo/truth
 DEMO_ARGS ?= --accounts 2000 --months 30 --seed 42
 
-.PHONY: install demo data refresh test test-spark lint dbt-parse unit ui docs bench faults clean
+.PHONY: install demo data refresh test test-spark lint dbt-parse metrics-check unit ui docs bench faults clean
 
 install: $(STAMP)
 
@@ -32,7 +32,8 @@ data: $(STAMP)
 refresh: $(STAMP)
 	$(BIN)/python -m orchestration.cli refresh
 
-demo: data
+# dbt-parse writes target/semantic_manifest.json, which `mf query` reads (README: Metrics)
+demo: data dbt-parse
 	$(BIN)/python -m orchestration.cli refresh --demo
 
 lint: $(STAMP)
@@ -44,10 +45,17 @@ lint: $(STAMP)
 dbt-parse: $(STAMP)
 	$(BIN)/dbt parse --profiles-dir . --quiet
 
+# MetricFlow's semantic validations of the metrics (README: Metrics) on the manifest dbt-parse
+# wrote. --skip-dw: the warehouse validations need built marts, which make test does not have
+# (tests_py/test_metrics.py runs them on the warehouse its refresh publishes). mf connects
+# first (dbt debug) whatever it validates: to a scratch file, never the published one.
+metrics-check: dbt-parse
+	LOYALTY_TARGET=duckdb LOYALTY_WAREHOUSE=$(CURDIR)/target/metrics-check.duckdb $(BIN)/mf validate-configs --skip-dw
+
 # the suite in PYTEST_WORKERS processes (pytest-xdist), a test file per worker at a time: most
 # of a refresh is single-threaded (Python, dbt's parse and scheduling), so two fill two cores
 PYTEST_WORKERS ?= 2
-test: lint dbt-parse
+test: lint dbt-parse metrics-check
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 # The whole dbt project on a local Spark (dbt-spark session; Java 17): small generated data,

@@ -3,13 +3,18 @@ the real command (a subprocess, as a scheduler would run it)."""
 
 from __future__ import annotations
 
+import csv
 import http.server
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import threading
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -183,3 +188,193 @@ def pg_refreshed(
     state = tmp_path_factory.mktemp("pg-state") / "loyalty.duckdb"
     result = run_pg_refresh(landing, state, postgres.environ)
     return postgres.environ, state, result
+
+
+# --- the semantic layer (README: Metrics): mf run as a user runs it, and the marts' own rows ---
+
+MF = Path(sys.executable).with_name("mf")
+# what dbt parse reads; mf needs a project folder of its own per warehouse (below)
+DBT_PROJECT_ENTRIES = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "tests")
+
+
+def semantic_project(folder: Path, env: dict[str, str]) -> Path:
+    """Copy the dbt project into ``folder`` and parse it with ``env`` (LOYALTY_TARGET and the
+    warehouse: the semantic manifest names the database mf will query). mf reads the manifest
+    only from ``<project>/target/semantic_manifest.json``, so each warehouse a test queries gets
+    its own copy instead of the checkout's target/. Returns the project folder; raises
+    AssertionError with dbt's output when the parse fails."""
+    for name in DBT_PROJECT_ENTRIES:
+        source = PROJECT_DIR / name
+        if source.is_dir():
+            shutil.copytree(source, folder / name)
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, folder / name)
+    parsed = subprocess.run(
+        [str(MF.with_name("dbt")), "parse", "--quiet", "--project-dir", str(folder), "--profiles-dir", str(folder)],
+        cwd=folder,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert parsed.returncode == 0, parsed.stdout[-3000:] + parsed.stderr[-3000:]
+    assert (folder / "target" / "semantic_manifest.json").exists()
+    return folder
+
+
+def run_mf(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``mf <args>`` in ``project`` (a semantic_project) with ``env`` over the environment."""
+    return subprocess.run(
+        [str(MF), *args], cwd=project, env={**os.environ, **env}, capture_output=True, text=True, timeout=300
+    )
+
+
+@dataclass(frozen=True)
+class MetricCase:
+    """One ``mf query`` and the SQL on the published marts that must give the same rows.
+    ``sql`` selects the group-by columns, then the metrics, in the order named here; it runs
+    unchanged on DuckDB and PostgreSQL."""
+
+    name: str
+    metrics: tuple[str, ...]
+    group_by: tuple[str, ...]
+    sql: str
+
+
+METRIC_CASES = (
+    MetricCase(
+        "closing_liability_by_month",
+        ("closing_points", "closing_liability", "closing_liability_net_of_breakage"),
+        ("metric_time__month",),
+        "select month, closing_points, closing_liability, closing_liability_net_of_breakage"
+        " from marts.fct_points_liability_monthly",
+    ),
+    # semi-additive: a quarter's closing is its last month's, not the sum of its month ends
+    MetricCase(
+        "closing_liability_by_quarter_is_its_last_month",
+        ("closing_points", "closing_liability"),
+        ("metric_time__quarter",),
+        "select cast(date_trunc('quarter', month) as date), closing_points, closing_liability"
+        " from marts.fct_points_liability_monthly as monthly"
+        " where month = (select max(later.month) from marts.fct_points_liability_monthly as later"
+        "  where date_trunc('quarter', later.month) = date_trunc('quarter', monthly.month))",
+    ),
+    MetricCase(
+        "points_movements_by_month",
+        ("points_earned", "points_redeemed", "points_expired"),
+        ("metric_time__month",),
+        "select month, earned, redeemed, expired from marts.fct_points_liability_monthly",
+    ),
+    MetricCase(
+        "points_earned_by_year_adds_up",
+        ("points_earned",),
+        ("metric_time__year",),
+        "select cast(date_trunc('year', month) as date), sum(earned)"
+        " from marts.fct_points_liability_monthly group by date_trunc('year', month)",
+    ),
+    MetricCase(
+        "wallet_closing_balance_by_month_and_currency",
+        ("wallet_closing_balance",),
+        ("metric_time__month", "wallet_liability_month__currency"),
+        "select month, currency, closing_balance from marts.fct_wallet_liability_monthly",
+    ),
+    MetricCase(
+        "balances_out_of_balance_by_drift_status_and_cause",
+        ("balances_out_of_balance",),
+        ("balance__drift_status", "balance__likely_cause"),
+        "select drift_status, likely_cause, count(*) from marts.fct_balance_reconciliation"
+        " where drift_status in ('minor_drift', 'material_mismatch') group by drift_status, likely_cause",
+    ),
+    # against another mart's figures: the reconciliation summary counts them its own way
+    MetricCase(
+        "balances_checked_by_drift_status_match_the_summary",
+        ("balances_checked",),
+        ("balance__drift_status",),
+        "select drift_status, sum(accounts) from ("
+        " select 'in_balance' as drift_status, accounts_in_balance as accounts from marts.rpt_reconciliation_summary"
+        " union all select 'minor_drift', accounts_minor_drift from marts.rpt_reconciliation_summary"
+        " union all select 'material_mismatch', accounts_material_mismatch from marts.rpt_reconciliation_summary"
+        " union all select 'missing_snapshot', accounts_missing_snapshot from marts.rpt_reconciliation_summary"
+        ") as by_status where accounts > 0 group by drift_status",
+    ),
+    MetricCase(
+        "points_abs_drift_by_drift_status_and_cause",
+        ("points_total_abs_drift",),
+        ("balance__drift_status", "balance__likely_cause"),
+        "select drift_status, likely_cause, sum(abs(drift)) from marts.fct_balance_reconciliation"
+        " where balance_type = 'points' group by drift_status, likely_cause",
+    ),
+    MetricCase(
+        "wallet_abs_drift_by_currency_matches_the_summary",
+        ("wallet_total_abs_drift",),
+        ("balance__currency",),
+        "select currency, total_abs_drift from marts.rpt_reconciliation_summary where balance_type = 'wallet'",
+    ),
+    MetricCase(
+        "accrual_errors_by_status",
+        ("accrual_errors", "member_orders_checked", "accrual_points_difference"),
+        ("member_order__accrual_status",),
+        "select accrual_status, sum(case when accrual_status <> 'ok' then 1 else 0 end), count(*),"
+        " sum(posted_points - expected_points)"
+        " from marts.fct_order_accrual_reconciliation group by accrual_status",
+    ),
+    MetricCase(
+        "eligible_stores_by_month",
+        ("eligible_stores", "stores_evaluated"),
+        ("metric_time__month",),
+        "select period_month, sum(case when eligible then 1 else 0 end), count(*)"
+        " from marts.fct_store_incentive_eligibility group by period_month",
+    ),
+)
+
+
+def _comparable(value: object, is_metric: bool) -> object:
+    """A value of mf's CSV or of the SQL result in one form: None, a 'YYYY-MM-DD' date, a
+    number at the marts' scale (2 decimals; mf's CSV writes floats) or text."""
+    if value is None or value == "":
+        return None
+    if is_metric:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    if isinstance(value, date | datetime):
+        return value.isoformat()[:10]
+    text = str(value)
+    return text[:10] if re.fullmatch(r"\d{4}-\d{2}-\d{2}( \d{2}:\d{2}:\d{2})?", text) else text
+
+
+def mf_rows(project: Path, env: dict[str, str], case: MetricCase, csv_path: Path) -> list[tuple]:
+    """The case's ``mf query`` (written as CSV), as sorted comparable tuples (group-by values,
+    then metrics). Raises AssertionError with mf's output when it fails."""
+    completed = run_mf(
+        project,
+        env,
+        "query",
+        "--metrics",
+        ",".join(case.metrics),
+        "--group-by",
+        ",".join(case.group_by),
+        "--csv",
+        str(csv_path),
+        "--quiet",
+    )
+    assert completed.returncode == 0 and csv_path.exists(), completed.stdout[-3000:] + completed.stderr[-3000:]
+    with csv_path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return sorted(
+        (
+            tuple(
+                [_comparable(row[column], False) for column in case.group_by]
+                + [_comparable(row[metric], True) for metric in case.metrics]
+            )
+            for row in rows
+        ),
+        key=repr,
+    )
+
+
+def sql_rows(rows: list[tuple], case: MetricCase) -> list[tuple]:
+    """Rows of the case's SQL as sorted comparable tuples (see mf_rows)."""
+    width = len(case.group_by)
+    return sorted(
+        (tuple(_comparable(value, index >= width) for index, value in enumerate(row)) for row in rows), key=repr
+    )

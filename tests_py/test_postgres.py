@@ -17,7 +17,16 @@ from loyalty.settings import load_settings
 from loyalty.warehouse import BUILD_SUFFIX, PgQueries, pg_conninfo
 from tools.compare_engines import checksums, compare
 
-from conftest import Refresh, closed_month_materializations, run_pg_refresh, workbook_mismatches
+from conftest import (
+    METRIC_CASES,
+    Refresh,
+    closed_month_materializations,
+    mf_rows,
+    run_pg_refresh,
+    semantic_project,
+    sql_rows,
+    workbook_mismatches,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -209,3 +218,32 @@ def test_closing_an_incentive_month_on_postgres_publishes_it_and_keeps_the_histo
         ).fetchall()
         assert published == [(month,)]
         assert connection.execute(history_sql).fetchone() == history
+
+
+# the cases of the brief's finance and operations questions; test_metrics.py runs all of them on DuckDB
+PG_METRIC_CASES = (
+    "closing_liability_by_month",
+    "closing_liability_by_quarter_is_its_last_month",
+    "points_movements_by_month",
+    "balances_out_of_balance_by_drift_status_and_cause",
+    "eligible_stores_by_month",
+)
+
+
+def test_metrics_equal_the_marts_for_a_finance_reader(pg_refreshed: tuple[dict, Path, Refresh], tmp_path: Path) -> None:
+    """`mf query` on PostgreSQL as a member of finance_reader (README: Metrics): the metrics
+    read the published `marts` schema with that role's rights and equal its rows."""
+    pg_env, _, _ = pg_refreshed
+    env = {**pg_env, "LOYALTY_TARGET": "postgres"}
+    project = semantic_project(tmp_path / "project", env)
+    with pg(pg_env) as admin:
+        admin.execute("drop role if exists mf_finance_user")
+        admin.execute("create role mf_finance_user login in role finance_reader")
+    reader_env = {**env, "PGUSER": "mf_finance_user"}
+    cases = [case for case in METRIC_CASES if case.name in PG_METRIC_CASES]
+    assert len(cases) == len(PG_METRIC_CASES)
+    with pg(pg_env, user="mf_finance_user") as reader:
+        for case in cases:
+            expected = sql_rows(reader.execute(case.sql).fetchall(), case)
+            assert expected, f"the marts hold no rows for {case.name}: nothing would be compared"
+            assert mf_rows(project, reader_env, case, tmp_path / f"{case.name}.csv") == expected, case.name

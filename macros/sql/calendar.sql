@@ -37,6 +37,45 @@
     from {{ relation }}
 {%- endmacro %}
 
+{#- One row per date between two dates (inclusive), for each row of `relation`:
+    select <relation columns>, date_day from relation; no row when either bound is null or the
+    end is before the start (the time spine, models/marts/calendar/). -#}
+{% macro day_series(relation, start_date, end_date) -%}
+    {{ return(adapter.dispatch('day_series', 'loyalty')(relation, start_date, end_date)) }}
+{%- endmacro %}
+
+{% macro default__day_series(relation, start_date, end_date) -%}
+    select
+        {{ relation }}.*,
+        cast(generate_series(
+            cast({{ start_date }} as timestamp), cast({{ end_date }} as timestamp), interval '1 day'
+        ) as date) as date_day
+    from {{ relation }}
+{%- endmacro %}
+
+{% macro duckdb__day_series(relation, start_date, end_date) -%}
+    select
+        {{ relation }}.*,
+        cast(unnest(generate_series(
+            cast({{ start_date }} as timestamp), cast({{ end_date }} as timestamp), interval '1 day'
+        )) as date) as date_day
+    from {{ relation }}
+{%- endmacro %}
+
+{#- Spark's sequence() raises when the end is before the start (see spark__month_series). -#}
+{% macro spark__day_series(relation, start_date, end_date) -%}
+    select
+        {{ relation }}.*,
+        explode(
+            case
+                when cast({{ start_date }} as date) <= cast({{ end_date }} as date)
+                    then sequence(cast({{ start_date }} as date), cast({{ end_date }} as date), interval 1 day)
+                else cast(array() as array<date>)
+            end
+        ) as date_day
+    from {{ relation }}
+{%- endmacro %}
+
 {% macro month_start(expression) -%}
     cast({{ dbt.date_trunc('month', expression) }} as date)
 {%- endmacro %}

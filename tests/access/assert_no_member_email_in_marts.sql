@@ -23,6 +23,7 @@
 -- depends_on: {{ ref('rpt_reconciliation_summary') }}
 -- depends_on: {{ ref('rpt_warehouse_summary') }}
 -- depends_on: {{ ref('rpt_warehouse_as_of') }}
+-- depends_on: {{ ref('dim_calendar_days') }}
 {{ config(tags=['integrity', 'access'], meta={'dagster': {'ref': {'name': 'dim_member_tiers'}}}) }}
 
 {%- set scans = [] %}
