@@ -12,7 +12,7 @@ export LOYALTY_WAREHOUSE ?= $(CURDIR)/warehouse/loyalty.duckdb
 DEMO_TRUTH := $(CURDIR)/demo/truth
 DEMO_ARGS ?= --accounts 2000 --months 30 --seed 42
 
-.PHONY: install demo data refresh test test-spark lint dbt-parse metrics-check unit ui docs bench faults clean
+.PHONY: install demo data refresh test test-spark lint dbt-parse metrics-check unit ui docs bi bi-install bi-test bench faults clean
 
 install: $(STAMP)
 
@@ -37,8 +37,8 @@ demo: data dbt-parse
 	$(BIN)/python -m orchestration.cli refresh --demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check loyalty orchestration tools tests_py
-	$(BIN)/ruff format --check loyalty orchestration tools tests_py
+	$(BIN)/ruff check loyalty orchestration tools tests_py bi
+	$(BIN)/ruff format --check loyalty orchestration tools tests_py bi
 	@# the dbt templater opens the profile's DuckDB file: give it a scratch one
 	mkdir -p target && LOYALTY_WAREHOUSE=$(CURDIR)/target/sqlfluff.duckdb $(BIN)/sqlfluff lint models tests
 
@@ -78,6 +78,32 @@ ui: $(STAMP)
 DOCS_PORT ?= 8080
 docs: $(STAMP)
 	$(BIN)/python -m loyalty.docs_site --port $(DOCS_PORT) $(DOCS_ARGS)
+
+# Apache Superset in an environment of its own (.venv-bi: bi/requirements.txt, bi/constraints.txt),
+# created on first use; README "For finance and BI tools".
+BI_VENV := .venv-bi
+BI_STAMP := $(BI_VENV)/.installed
+bi-install: $(BI_STAMP)
+
+$(BI_STAMP): bi/requirements.txt bi/constraints.txt
+	test -x $(BI_VENV)/bin/python || $(PYTHON) -m venv $(BI_VENV)
+	@echo "installing Superset into $(BI_VENV) (log: $(BI_VENV)/install.log) ..."
+	@$(BI_VENV)/bin/python -m pip install --upgrade pip==26.3 > $(BI_VENV)/install.log 2>&1 \
+	  && $(BI_VENV)/bin/python -m pip install -c bi/constraints.txt -r bi/requirements.txt >> $(BI_VENV)/install.log 2>&1 \
+	  || { tail -30 $(BI_VENV)/install.log; echo "pip install failed: see $(BI_VENV)/install.log"; exit 1; }
+	touch $(BI_STAMP)
+
+# Superset on http://127.0.0.1:8088 (LOYALTY_BI_PORT) reading the published warehouse, with the
+# Month-end pack and Operations dashboards of bi/superset/bundle; serves until Ctrl-C.
+bi: $(STAMP) $(BI_STAMP)
+	$(BIN)/python -m bi.serve
+
+# The demo data refreshed into a temp folder, `make bi` on it, both dashboards drawn in headless
+# Chromium (/usr/bin/chromium) and their figures compared with the marts; rewrites
+# docs/bi_month_end_pack.png and docs/bi_operations.png. Not part of `make test`.
+bi-test: data $(BI_STAMP)
+	@test -x /usr/bin/chromium || { echo "make bi-test needs /usr/bin/chromium (Debian: apt-get install -y chromium)"; exit 2; }
+	$(BIN)/python -m pytest -m bi
 
 # SCALE=1M|10M|100M ledger events (tools/bench.py); BENCH_ARGS e.g. --engines duckdb,postgres
 SCALE ?= 1M

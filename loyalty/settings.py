@@ -41,6 +41,7 @@ VARIABLES: dict[str, str] = {
     "LOYALTY_PG_BIN": "PostgreSQL server binaries for the throwaway server of tests and bench (default: found)",
     "LOYALTY_MEMORY_LIMIT": "DuckDB memory_limit of a refresh; larger sorts spill to <state> (default: 40% of RAM)",
     "LOYALTY_THREADS": "threads of a refresh's dbt and DuckDB work (default: the machine's cores)",
+    "LOYALTY_BI_PORT": "the port `make bi` serves Superset on, at 127.0.0.1 (default: 8088)",
     "LOYALTY_FAILPOINT": "crash-safety campaign only: a loyalty/failpoints.py point that SIGKILLs the run "
     "(default: none)",
 }
@@ -65,6 +66,7 @@ class Settings:
     pg_bin: Path | None = None
     memory_limit: str = "4GB"
     threads: int = 2
+    bi_port: int = 8088
     failpoint: str | None = None
 
     def _state(self, suffix: str) -> Path:
@@ -177,6 +179,12 @@ class Settings:
         return [(self.report_draft_path, self.report_path), (self.workbook_draft_path, self.workbook_path)]
 
     @property
+    def superset_home(self) -> Path:
+        """Superset's state for `make bi` (bi/serve.py): its metadata database, the generated
+        secret key and admin password, the bundle as imported, its log."""
+        return self._state(".superset")
+
+    @property
     def spark_warehouse_dir(self) -> Path:
         return self.spark_dir or self.state_dir / "spark"
 
@@ -209,7 +217,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     ``environ`` defaults to ``os.environ``. Raises :class:`SettingsError` naming the variable
     when a value is unusable (unknown target, ``LOYALTY_DBT_VARS`` not a JSON object, a month
-    that is not ``YYYY-MM-01``, a ``LOYALTY_FAILPOINT`` not in loyalty/failpoints.py)."""
+    that is not ``YYYY-MM-01``, a ``LOYALTY_BI_PORT`` that is not a port, a ``LOYALTY_FAILPOINT``
+    not in loyalty/failpoints.py)."""
     env = os.environ if environ is None else environ
     target = env.get("LOYALTY_TARGET") or "duckdb"
     if target not in TARGETS:
@@ -238,6 +247,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if raw_threads and not (raw_threads.isdigit() and int(raw_threads) > 0):
         raise SettingsError(f"LOYALTY_THREADS must be a whole number of threads above 0, got {raw_threads!r}")
     threads = int(raw_threads) if raw_threads else (os.cpu_count() or 1)
+    raw_port = (env.get("LOYALTY_BI_PORT") or "").strip() or "8088"
+    if not (raw_port.isdigit() and 0 < int(raw_port) < 65536):
+        raise SettingsError(f"LOYALTY_BI_PORT must be a TCP port number (1-65535), got {raw_port!r}")
     try:
         failpoint = failpoints.check((env.get("LOYALTY_FAILPOINT") or "").strip())
     except ValueError as error:
@@ -254,6 +266,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         pg_bin=_path(env["LOYALTY_PG_BIN"], Path()) if env.get("LOYALTY_PG_BIN") else None,
         memory_limit=memory_limit,
         threads=threads,
+        bi_port=int(raw_port),
         failpoint=failpoint,
     )
 

@@ -45,6 +45,8 @@ def test_the_readme_lists_every_variable() -> None:
         ({"LOYALTY_DBT_VARS": "{tolerance: 4"}, "LOYALTY_DBT_VARS is not JSON"),
         ({"LOYALTY_DBT_VARS": "[1, 2]"}, "LOYALTY_DBT_VARS must be a JSON object"),
         ({"LOYALTY_INCENTIVES_START": "2024-01-15"}, "LOYALTY_INCENTIVES_START must be the first of a month"),
+        ({"LOYALTY_BI_PORT": "http"}, "LOYALTY_BI_PORT must be a TCP port number (1-65535), got 'http'"),
+        ({"LOYALTY_BI_PORT": "70000"}, "LOYALTY_BI_PORT must be a TCP port number"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(environ: dict[str, str], message: str) -> None:
@@ -70,6 +72,7 @@ def test_state_defaults_to_the_warehouse_folder_and_follows_the_variable(tmp_pat
         moved.report_path,
         moved.workbook_path,
         moved.docs_site_dir,
+        moved.superset_home,
         moved.spark_warehouse_dir,
     ]
     assert all(path.is_relative_to(tmp_path) and not path.is_relative_to(tmp_path / "w") for path in kept)
