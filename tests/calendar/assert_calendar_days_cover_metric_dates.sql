@@ -2,6 +2,7 @@
 -- dimension can name is a day of the time spine, so a metric joined to the spine never loses
 -- a period of the marts it reads (README: Metrics). Failing rows: the mart and the date the
 -- spine lacks.
+{{ config(tags=['integrity', 'metrics'], meta={'dagster': {'ref': {'name': 'dim_calendar_days'}}}) }}
 
 with
 
