@@ -218,6 +218,10 @@ def test_closing_an_incentive_month_on_postgres_publishes_it_and_keeps_the_histo
         ).fetchall()
         assert published == [(month,)]
         assert connection.execute(history_sql).fetchone() == history
+    # the close published a whole warehouse (a failing finding skips no mart) that finance still reads
+    with finance_user(pg_env) as fiona:
+        for mart in ("rpt_reconciliation_summary", "rpt_warehouse_summary", "fct_points_liability_monthly"):
+            assert fiona.execute(f"select count(*) from marts.{mart}").fetchone()[0] > 0, mart
 
 
 # the cases of the brief's finance and operations questions; test_metrics.py runs all of them on DuckDB
