@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -32,6 +31,7 @@ from markupsafe import Markup
 from loyalty.reporting import charts, formatting
 from loyalty.reporting.balances import Balance, Movement
 from loyalty.reporting.charts import nice_ticks
+from loyalty.reporting.cli import write_from_published
 from loyalty.reporting.formatting import STATUS_COLUMNS, STATUSES
 from loyalty.reporting.summary import FIGURES_MODEL, figure_rows, table_exists
 
@@ -238,19 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)  # argparse exits 2 on a missing or malformed option
     if args.top < 0:
         parser.error(f"argument --top: must be 0 or more, not {args.top}")
-    if not args.warehouse.is_file():
-        parser.error(f"argument --warehouse: no such file: {args.warehouse}")
-    if args.out.is_dir():
-        parser.error(f"argument --out: is a folder, not a file: {args.out}")
-    started = time.perf_counter()
-    try:
-        written = write_report(args.warehouse, args.out, top=args.top)
-    except duckdb.Error as error:
-        parser.error(f"argument --warehouse: cannot read {args.warehouse} as a DuckDB warehouse: {error}")
-    except OSError as error:
-        parser.error(f"argument --out: cannot write {args.out}: {error}")
-    print(f"wrote {written} in {time.perf_counter() - started:.2f} s")
-    return 0
+    return write_from_published(
+        parser, args.warehouse, args.out, lambda warehouse, out: write_report(warehouse, out, top=args.top)
+    )
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -49,6 +48,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
+
+from loyalty.reporting.cli import write_from_published
 
 __all__ = [
     "SHEETS",
@@ -389,23 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warehouse", required=True, type=Path, help="the DuckDB warehouse file (read-only)")
     parser.add_argument("--out", required=True, type=Path, help="the .xlsx file to write")
     args = parser.parse_args(argv)  # argparse exits 2 on a missing or malformed option
-    if not args.warehouse.is_file():
-        parser.error(f"argument --warehouse: no such file: {args.warehouse}")
-    if args.out.is_dir():
-        parser.error(f"argument --out: is a folder, not a file: {args.out}")
     if args.out.suffix.lower() != ".xlsx":
         parser.error(f"argument --out: must end in .xlsx (Excel opens a workbook by its extension): {args.out}")
-    started = time.perf_counter()
-    try:
-        written = write_workbook(args.warehouse, args.out)
-    except duckdb.Error as error:
-        parser.error(f"argument --warehouse: cannot read {args.warehouse} as a DuckDB warehouse: {error}")
-    except WorkbookError as error:
-        parser.error(f"argument --warehouse: {args.warehouse}: {error}")
-    except OSError as error:
-        parser.error(f"argument --out: cannot write {args.out}: {error}")
-    print(f"wrote {written} in {time.perf_counter() - started:.2f} s")
-    return 0
+    return write_from_published(parser, args.warehouse, args.out, write_workbook, content_errors=(WorkbookError,))
 
 
 if __name__ == "__main__":
