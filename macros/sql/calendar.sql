@@ -1,79 +1,54 @@
-{#- One row per first-of-month date between two month starts (inclusive), for each row of
-    `relation`: select <relation columns>, month_start from relation. -#}
-{% macro month_series(relation, start_month, end_month) -%}
-    {{ return(adapter.dispatch('month_series', 'loyalty')(relation, start_month, end_month)) }}
+{#- One row per date from `start_date` to `end_date` (inclusive) by one `unit` (day or month),
+    for each row of `relation`: select <relation columns>, <column> from relation. No row when
+    either bound is null or the end is before the start. month_series and day_series name the
+    two uses. -#}
+{% macro date_series(relation, start_date, end_date, unit, column) -%}
+    {{ return(adapter.dispatch('date_series', 'loyalty')(relation, start_date, end_date, unit, column)) }}
 {%- endmacro %}
 
-{% macro default__month_series(relation, start_month, end_month) -%}
+{% macro default__date_series(relation, start_date, end_date, unit, column) -%}
     select
         {{ relation }}.*,
         cast(generate_series(
-            cast({{ start_month }} as timestamp), cast({{ end_month }} as timestamp), interval '1 month'
-        ) as date) as month_start
+            cast({{ start_date }} as timestamp), cast({{ end_date }} as timestamp), interval '1 {{ unit }}'
+        ) as date) as {{ column }}
     from {{ relation }}
 {%- endmacro %}
 
-{% macro duckdb__month_series(relation, start_month, end_month) -%}
+{% macro duckdb__date_series(relation, start_date, end_date, unit, column) -%}
     select
         {{ relation }}.*,
         cast(unnest(generate_series(
-            cast({{ start_month }} as timestamp), cast({{ end_month }} as timestamp), interval '1 month'
-        )) as date) as month_start
+            cast({{ start_date }} as timestamp), cast({{ end_date }} as timestamp), interval '1 {{ unit }}'
+        )) as date) as {{ column }}
     from {{ relation }}
 {%- endmacro %}
 
 {#- Spark's sequence() raises when the end is before the start; the other engines return no
     rows, and so does this. -#}
-{% macro spark__month_series(relation, start_month, end_month) -%}
-    select
-        {{ relation }}.*,
-        explode(
-            case
-                when cast({{ start_month }} as date) <= cast({{ end_month }} as date)
-                    then sequence(cast({{ start_month }} as date), cast({{ end_month }} as date), interval 1 month)
-                else cast(array() as array<date>)
-            end
-        ) as month_start
-    from {{ relation }}
-{%- endmacro %}
-
-{#- One row per date between two dates (inclusive), for each row of `relation`:
-    select <relation columns>, date_day from relation; no row when either bound is null or the
-    end is before the start (the time spine, models/marts/calendar/). -#}
-{% macro day_series(relation, start_date, end_date) -%}
-    {{ return(adapter.dispatch('day_series', 'loyalty')(relation, start_date, end_date)) }}
-{%- endmacro %}
-
-{% macro default__day_series(relation, start_date, end_date) -%}
-    select
-        {{ relation }}.*,
-        cast(generate_series(
-            cast({{ start_date }} as timestamp), cast({{ end_date }} as timestamp), interval '1 day'
-        ) as date) as date_day
-    from {{ relation }}
-{%- endmacro %}
-
-{% macro duckdb__day_series(relation, start_date, end_date) -%}
-    select
-        {{ relation }}.*,
-        cast(unnest(generate_series(
-            cast({{ start_date }} as timestamp), cast({{ end_date }} as timestamp), interval '1 day'
-        )) as date) as date_day
-    from {{ relation }}
-{%- endmacro %}
-
-{#- Spark's sequence() raises when the end is before the start (see spark__month_series). -#}
-{% macro spark__day_series(relation, start_date, end_date) -%}
+{% macro spark__date_series(relation, start_date, end_date, unit, column) -%}
     select
         {{ relation }}.*,
         explode(
             case
                 when cast({{ start_date }} as date) <= cast({{ end_date }} as date)
-                    then sequence(cast({{ start_date }} as date), cast({{ end_date }} as date), interval 1 day)
+                    then sequence(cast({{ start_date }} as date), cast({{ end_date }} as date), interval 1 {{ unit }})
                 else cast(array() as array<date>)
             end
-        ) as date_day
+        ) as {{ column }}
     from {{ relation }}
+{%- endmacro %}
+
+{#- One row per first-of-month date between two month starts (inclusive), for each row of
+    `relation`: select <relation columns>, month_start from relation. -#}
+{% macro month_series(relation, start_month, end_month) -%}
+    {{ return(date_series(relation, start_month, end_month, 'month', 'month_start')) }}
+{%- endmacro %}
+
+{#- One row per date between two dates (inclusive), for each row of `relation`:
+    select <relation columns>, date_day from relation (the time spine, models/marts/calendar/). -#}
+{% macro day_series(relation, start_date, end_date) -%}
+    {{ return(date_series(relation, start_date, end_date, 'day', 'date_day')) }}
 {%- endmacro %}
 
 {% macro month_start(expression) -%}
