@@ -1,6 +1,11 @@
 """Alerts for failed checks and failed runs (docs/operations.md#alerts: findings raise an alert even when
 the run itself succeeded).
 
+Every alert names the section of docs/runbook.md that says what it means and what to do
+(``runbook``): a dbt test's own ``meta.runbook``, else ``integrity-failure`` (loyalty/outcome.py),
+and the sections of the alerts raised outside dbt below. tests_py/test_runbook.py checks that
+every check and alert that can be raised has its section, and every section an alert.
+
 An alert is appended once (keyed by run and check) to ``<warehouse>.alerts.jsonl`` in the
 state folder — a durable queue that survives a refresh that publishes nothing — logged, and
 POSTed as JSON to ``LOYALTY_ALERT_WEBHOOK`` when it is set. Each refresh loads the queue into
@@ -20,10 +25,29 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from loyalty.outcome import INTEGRITY_FAILURE
 from loyalty.settings import Settings
 from loyalty.warehouse import execute
 
 log = logging.getLogger(__name__)
+
+RUNBOOK = "docs/runbook.md"
+# runbook sections of the alerts raised outside dbt's tests
+RUN_FAILURE = "run-failure"
+REFUSED_LOCK = "refused-lock"
+STALE_SOURCE = "stale-source"
+# tests whose failing rows each raise their own alert (a landing source and day), keyed by
+# what the row says rather than by run: a day's anomaly alerts once, not at every refresh
+FEED_VOLUME = "feed-volume-anomaly"
+QUARANTINE_SPIKE = "quarantine-spike"
+ROW_ALERT_SECTIONS = (FEED_VOLUME, QUARANTINE_SPIKE)
+# the start of WarehouseBusy's message (loyalty/lock.py)
+REFUSED_LOCK_TEXT = "another refresh is writing"
+
+
+def runbook_link(section: str) -> str:
+    """``docs/runbook.md#<section>``: where an alert's reader finds what to do."""
+    return f"{RUNBOOK}#{section}"
 
 
 @dataclass(frozen=True)
@@ -38,6 +62,7 @@ class Alert:
     failing_rows: int
     failing_rows_at: str  # where to look: the table dbt stored the failing rows in, or the run's results
     message: str
+    runbook: str = ""  # docs/runbook.md#<section>: what the alert means and what to do
 
 
 def alerts_from_outcome(outcome: dict[str, Any], run_id: str, raised_at: str | None = None) -> list[Alert]:
@@ -54,6 +79,8 @@ def alerts_from_outcome(outcome: dict[str, Any], run_id: str, raised_at: str | N
     )
     for key, kind, severity in groups:
         for check in outcome.get(key, []):
+            if check.get("runbook") in ROW_ALERT_SECTIONS and check.get("status") == "warn":
+                continue  # raised row by row (feed_anomaly_alerts)
             name = check["name"]
             stored = check.get("failing_rows_at") or f"dbt run_results ({check['unique_id']})"
             rows = int(check.get("failures") or 0)
@@ -70,13 +97,92 @@ def alerts_from_outcome(outcome: dict[str, Any], run_id: str, raised_at: str | N
                     failing_rows_at=stored,
                     message=f"{kind} {severity}: {name} on {check.get('model') or '-'}: {rows} failing row(s)"
                     + (f" ({(check.get('message') or '').strip()[:200]})" if check.get("status") == "error" else ""),
+                    runbook=runbook_link(check.get("runbook") or INTEGRITY_FAILURE),
                 )
             )
     return alerts
 
 
-def run_failure_alert(run_id: str, error: str, raised_at: str | None = None) -> Alert:
+def feed_anomaly_alerts(
+    check_name: str,
+    section: str,
+    rows: list[dict[str, Any]],
+    run_id: str,
+    failing_rows_at: str,
+    raised_at: str | None = None,
+) -> list[Alert]:
+    """One warn alert per failing row of a feed anomaly test (tests/audit/warn_feed_*.sql; rows as
+    dicts of its columns): ``ledger_events: 12,410 rows on 2026-03-02, expected 40,000–52,000``
+    (section ``feed-volume-anomaly``) or ``orders: 31 of 180 rows rejected (17.2 %) on
+    2026-03-02, more than 5.0 %`` (``quarantine-spike``). Keyed by source, day and section,
+    so a day alerts once however many refreshes still see it. Raises ``KeyError`` when a row
+    lacks a column the message needs, ``ValueError`` for an unknown section."""
     when = raised_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    found = []
+    for row in rows:
+        source, day = row["landing_source"], str(row["business_date"])[:10]
+        if section == FEED_VOLUME:
+            rows_delivered = int(row["rows_delivered"])
+            message = (
+                f"{source}: {rows_delivered:,} rows on {day}, expected "
+                f"{int(row['expected_rows_low']):,}–{int(row['expected_rows_high']):,} ({row['volume_status']})"
+            )
+        elif section == QUARANTINE_SPIKE:
+            rows_delivered = int(row["rows_rejected"])
+            message = (
+                f"{source}: {rows_delivered:,} of {int(row['rows_delivered']):,} rows rejected "
+                f"({float(row['rejected_share']):.1%}) on {day}, more than {float(row['rejected_share_limit']):.1%}"
+            )
+        else:
+            raise ValueError(f"{section!r} is not a row-alert section ({', '.join(ROW_ALERT_SECTIONS)})")
+        found.append(
+            Alert(
+                alert_key=f"{section}:{source}:{day}",
+                raised_at=when,
+                run_id=run_id,
+                asset=f"raw/{source}",
+                check_name=check_name,
+                severity="warn",
+                kind="anomaly",
+                failing_rows=rows_delivered,
+                failing_rows_at=failing_rows_at,
+                message=message,
+                runbook=runbook_link(section),
+            )
+        )
+    return found
+
+
+def stale_source_alerts(
+    run_id: str, stale: list[tuple[str, str, float | None]], raised_at: str | None = None
+) -> list[Alert]:
+    """One alert per landing source whose latest file is older than the freshness thresholds:
+    ``stale`` holds (source, status ``warn``/``error``, hours since its last file or None)."""
+    when = raised_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [
+        Alert(
+            alert_key=f"{run_id}:source_freshness:{source}",
+            raised_at=when,
+            run_id=run_id,
+            asset=f"raw/{source}",
+            check_name="source_freshness",
+            severity=status,
+            kind="freshness",
+            failing_rows=0,
+            failing_rows_at="raw.load_log",
+            message=f"stale source {source}: "
+            + ("no file ever loaded" if hours is None else f"last file {hours:,.1f} h ago"),
+            runbook=runbook_link(STALE_SOURCE),
+        )
+        for source, status, hours in stale
+    ]
+
+
+def run_failure_alert(run_id: str, error: str, raised_at: str | None = None) -> Alert:
+    """The alert of a refresh that failed: ``refused-lock`` when another refresh held the
+    warehouse (loyalty/lock.py), else ``run-failure`` (the error names the step and cause)."""
+    when = raised_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    section = REFUSED_LOCK if REFUSED_LOCK_TEXT in error else RUN_FAILURE
     return Alert(
         alert_key=f"{run_id}:run",
         raised_at=when,
@@ -88,6 +194,7 @@ def run_failure_alert(run_id: str, error: str, raised_at: str | None = None) -> 
         failing_rows=0,
         failing_rows_at=f"Dagster run {run_id}",
         message=f"refresh run failed: {error[:500]}",
+        runbook=runbook_link(section),
     )
 
 
@@ -120,8 +227,14 @@ def queued(settings: Settings) -> list[dict[str, Any]]:
     return rows
 
 
-def post(url: str, alerts: list[Alert]) -> None:
-    body = json.dumps({"alerts": [asdict(alert) for alert in alerts]}).encode()
+class AlertError(ValueError):
+    """A bad ``alerts`` command argument or an unreachable webhook; the message says which."""
+
+
+def post(url: str, alerts: list[Alert] | list[dict[str, Any]]) -> None:
+    """POST ``{"alerts": [...]}`` as JSON to ``url``; raises ``OSError`` when it cannot be delivered."""
+    rows = [alert if isinstance(alert, dict) else asdict(alert) for alert in alerts]
+    body = json.dumps({"alerts": rows}).encode()
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(request, timeout=10) as response:
         response.read()
@@ -168,10 +281,12 @@ def load_into(connection, settings: Settings) -> int:
         create table if not exists audit.alerts (
             alert_key varchar primary key, raised_at timestamp, run_id varchar, asset varchar,
             check_name varchar, severity varchar, kind varchar, failing_rows bigint,
-            failing_rows_at varchar, message varchar
+            failing_rows_at varchar, message varchar, runbook varchar
         )
         """,
     )
+    # audit.alerts of a warehouse published before alerts named their runbook section
+    execute(connection, "alter table audit.alerts add column if not exists runbook varchar")
     rows = queued(settings)
     if not rows:
         return 0
@@ -180,7 +295,42 @@ def load_into(connection, settings: Settings) -> int:
     for row in new:
         execute(
             connection,
-            "insert into audit.alerts values (?, cast(? as timestamp), ?, ?, ?, ?, ?, ?, ?, ?)",
-            [row[field] for field in Alert.__dataclass_fields__],
+            "insert into audit.alerts values (?, cast(? as timestamp), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [row.get(field, "") for field in Alert.__dataclass_fields__],
         )
     return len(new)
+
+
+def queued_since(settings: Settings, since: str | None) -> list[dict[str, Any]]:
+    """The queued alerts raised at or after ``since`` (ISO 8601, UTC when it names no zone; all
+    when None), oldest first. Raises ``AlertError`` naming ``--since`` when it does not parse."""
+    if since is None:
+        return queued(settings)
+    try:
+        moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise AlertError(f"--since {since!r} is not an ISO 8601 moment such as 2026-03-01T00:00:00Z") from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    rows = []
+    for row in queued(settings):
+        raised = datetime.fromisoformat(str(row.get("raised_at", "")).replace("Z", "+00:00"))
+        if (raised if raised.tzinfo else raised.replace(tzinfo=UTC)) >= moment:
+            rows.append(row)
+    return rows
+
+
+def resend(settings: Settings, since: str) -> int:
+    """POST the queued alerts raised since ``since`` to ``LOYALTY_ALERT_WEBHOOK`` again (after a
+    webhook was unreachable or rotated: docs/runbook.md#rotate-the-webhook); returns how many.
+    Raises ``AlertError`` when no webhook is set, ``since`` does not parse, or the POST fails."""
+    url = settings.alert_webhook
+    if not url:
+        raise AlertError("LOYALTY_ALERT_WEBHOOK is not set: there is no webhook to send the alerts to")
+    rows = queued_since(settings, since)
+    if rows:
+        try:
+            post(url, rows)
+        except OSError as error:
+            raise AlertError(f"could not POST {len(rows)} alert(s) to {url}: {error}") from error
+    return len(rows)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FINDING_TAG = "finding"
+# docs/runbook.md section of a test without its own meta.runbook (tests_py/test_runbook.py)
+INTEGRITY_FAILURE = "integrity-failure"
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -30,6 +32,13 @@ def stored_failures_at(node: dict[str, Any]) -> str | None:
     return f"{config.get('schema') or 'dbt_test__audit'}.{node.get('alias') or node.get('name')}"
 
 
+def runbook_section(node: dict[str, Any]) -> str:
+    """The docs/runbook.md section of a dbt test node: its ``meta.runbook``, else
+    ``integrity-failure`` (a test that guards the pipeline's own rules)."""
+    meta = {**(node.get("meta") or {}), **(node.get("config", {}).get("meta") or {})}
+    return str(meta.get("runbook") or INTEGRITY_FAILURE)
+
+
 @dataclass(frozen=True)
 class CheckResult:
     unique_id: str
@@ -40,6 +49,8 @@ class CheckResult:
     is_finding: bool
     message: str | None
     failing_rows_at: str | None = None  # the table dbt stored the failing rows in, if it did
+    runbook: str = INTEGRITY_FAILURE  # docs/runbook.md section (runbook_section)
+    relation_name: str | None = None  # where the stored failing rows are in the build, as dbt names it
 
 
 @dataclass
@@ -102,6 +113,8 @@ class RefreshOutcome:
                         is_finding=FINDING_TAG in node.get("tags", []),
                         message=result.get("message"),
                         failing_rows_at=stored_failures_at(node),
+                        runbook=runbook_section(node),
+                        relation_name=node.get("relation_name") if stored_failures_at(node) else None,
                     )
                 )
             elif status == "error":

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from loyalty import alerts, failpoints, incentive_actions
@@ -48,6 +49,9 @@ def refresh(settings: Settings, demo: bool = False, wait_seconds: float = 0, ful
         with holding(settings, wait_seconds):
             return _refresh(settings, demo, full_refresh)
     except WarehouseBusy as error:
+        # a scheduled refresh that could not run alerts (docs/runbook.md#refused-lock)
+        refused_at = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        alerts.record(settings, [alerts.run_failure_alert(f"refused-{refused_at}-{os.getpid()}", str(error))])
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
 
@@ -174,6 +178,26 @@ def next_steps(settings: Settings) -> str:
     )
 
 
+def alert_command(settings: Settings, action: str, since: str | None) -> int:
+    """``alerts list``: one line per queued alert (raised at, severity, message, runbook);
+    ``alerts resend --since``: POST them to the webhook again."""
+    try:
+        if action == "resend":
+            if since is None:
+                raise alerts.AlertError("alerts resend needs --since (e.g. the moment the old webhook failed)")
+            count = alerts.resend(settings, since)
+            print(f"sent {count} alert(s) raised since {since} to {settings.alert_webhook}")
+            return EXIT_OK
+        rows = alerts.queued_since(settings, since)
+    except alerts.AlertError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    for row in rows:
+        print(f"{row['raised_at']}  {row['severity']:<5}  {row['message']}  [{row.get('runbook') or '-'}]")
+    print(f"{len(rows)} alert(s) in {settings.alert_queue}")
+    return EXIT_OK
+
+
 def ui(settings: Settings, host: str, port: int) -> int:
     """Replace this process with `dagster dev` on this warehouse's instance."""
     dagster_instance(settings)
@@ -209,6 +233,13 @@ def main(argv: list[str] | None = None) -> int:
     incentives.add_argument("--month", required=True, help="the incentive month, YYYY-MM")
     incentives.add_argument("--by", required=True, help="who takes the action")
     incentives.add_argument("--note", default="", help="why")
+    alert_commands = commands.add_parser(
+        "alerts", help="list the queued alerts, or send them to the webhook again (docs/runbook.md)"
+    )
+    alert_commands.add_argument("action", choices=("list", "resend"))
+    alert_commands.add_argument(
+        "--since", help="only alerts raised at or after this moment, ISO 8601 (required by resend)"
+    )
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -226,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_ERROR
         print(f"recorded: {entry['action']} {args.month} by {entry['acted_by']}; it takes effect at the next refresh")
         return EXIT_OK
+    if args.command == "alerts":
+        return alert_command(settings, args.action, args.since)
     if args.command == "refresh":
         try:
             return refresh(settings, demo=args.demo, wait_seconds=args.wait, full_refresh=args.full_refresh)

@@ -47,3 +47,22 @@
     {%- endif -%}
     {{ return(names | sort) }}
 {%- endmacro %}
+
+{#- The landing feeds whose rows per day are judged against a trailing baseline
+    (models/audit/feed_daily_volumes.sql; docs/runbook.md#feed-volume-anomaly): the source, its
+    staging base model (every delivered row, rejected and exact duplicates included), the
+    column that dates a row and which rows count. A new daily feed is judged as soon as it is
+    listed here. Expiries are not counted: the program's expiry run posts a month's expiries in
+    one batch on its last day (a flood every month end otherwise); the expiry reconciliation
+    judges them (fct_expiry_reconciliation).
+    Left out: balance_snapshots (delivered at quarter ends, not daily: freshness judges it) and
+    the dimensions members, stores and store_targets (states, not daily flows). -#}
+{% macro feed_volume_sources() -%}
+    {{ return([
+        {'source': 'ledger_events', 'model': 'base_loyalty__ledger_events', 'dated_by': 'recorded_at',
+            'counted': "coalesce(event_type, '') <> 'expire'"},
+        {'source': 'wallet_transactions', 'model': 'base_wallet__wallet_transactions', 'dated_by': 'recorded_at'},
+        {'source': 'orders', 'model': 'base_commerce__orders', 'dated_by': 'updated_at'},
+        {'source': 'store_operations', 'model': 'base_commerce__store_operations', 'dated_by': 'business_date'},
+    ]) }}
+{%- endmacro %}

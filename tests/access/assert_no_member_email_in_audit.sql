@@ -7,6 +7,7 @@
 -- from the list stops the test with an error naming it.
 -- depends_on: {{ ref('rejected_source_rows') }}
 -- depends_on: {{ ref('source_row_accounting') }}
+-- depends_on: {{ ref('feed_daily_volumes') }}
 {{ config(tags=['integrity', 'access'], meta={'dagster': {'ref': {'name': 'rejected_source_rows'}}}) }}
 
 {%- set scans = [] %}

@@ -2,7 +2,10 @@
 -- does not name loads (the extra columns are ignored and named in raw.load_log.extra_columns),
 -- and warns here so that someone asks upstream what the new field is. Warns; failing rows
 -- (findings.<this test>): the files and their extra columns.
-{{ config(tags=['landing'], severity='warn', store_failures=true, schema='findings') }}
+{{ config(
+    tags=['landing'], severity='warn', store_failures=true, schema='findings',
+    meta={'runbook': 'schema-drift'}
+) }}
 
 select
     landing_source,

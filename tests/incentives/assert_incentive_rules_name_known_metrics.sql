@@ -8,7 +8,7 @@
 -- metric/aggregation is neither.
 {{ config(
     tags=['incentives'], severity='warn', store_failures=true, schema='findings',
-    meta={'dagster': {'ref': {'name': 'incentive_rules'}}}
+    meta={'dagster': {'ref': {'name': 'incentive_rules'}}, 'runbook': 'unknown-incentive-metric'}
 ) }}
 
 with

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from dagster import AssetExecutionContext
 from dagster_dbt import dbt_assets
 
@@ -18,7 +19,7 @@ from loyalty import alerts
 from loyalty.failpoints import failpoint
 from loyalty.outcome import RefreshOutcome
 from loyalty.settings import Settings
-from loyalty.warehouse import BuildJournal, open_warehouse
+from loyalty.warehouse import BuildJournal, PgQueries, open_warehouse
 from orchestration.defs.dbt.translator import translator
 from orchestration.defs.resources import WarehouseDbtResource, dbt_project
 
@@ -54,9 +55,38 @@ def add_results(outcome: RefreshOutcome, invocation, step: str) -> None:
 
 
 def raise_alerts(context: AssetExecutionContext, settings: Settings, outcome: RefreshOutcome) -> None:
-    """Failed checks raise alerts even when the run succeeds (loyalty/alerts.py)."""
-    for alert in alerts.record(settings, alerts.alerts_from_outcome(outcome.to_dict(), context.run.run_id)):
+    """Failed checks raise alerts even when the run succeeds (loyalty/alerts.py); a warned feed
+    anomaly test raises one alert per failing row, read from where dbt stored them."""
+    run_id = context.run.run_id
+    found = alerts.alerts_from_outcome(outcome.to_dict(), run_id)
+    found += feed_anomaly_alerts(settings, outcome, run_id)
+    for alert in alerts.record(settings, found):
         context.log.warning(f"ALERT {alert.message}")
+
+
+def feed_anomaly_alerts(settings: Settings, outcome: RefreshOutcome, run_id: str) -> list[alerts.Alert]:
+    """The alerts of the warned tests whose runbook section is a row-alert one
+    (``alerts.ROW_ALERT_SECTIONS``): their stored failing rows from the build, one alert each."""
+    tests = [
+        check
+        for check in outcome.warnings
+        if check.runbook in alerts.ROW_ALERT_SECTIONS and check.relation_name is not None
+    ]
+    if not tests:
+        return []
+    found = []
+    with open_warehouse(settings).build_connection() as connection:
+        for check in tests:
+            cursor = PgQueries(connection) if not isinstance(connection, duckdb.DuckDBPyConnection) else connection
+            # schema.table: the build's catalog is not always named as dbt's profile names it
+            relation = ".".join(check.relation_name.split(".")[-2:])
+            result = cursor.execute(f"select * from {relation}")
+            columns = [column[0] for column in result.description]
+            rows = [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
+            found += alerts.feed_anomaly_alerts(
+                check.name, check.runbook, rows, run_id, check.failing_rows_at or check.relation_name
+            )
+    return found
 
 
 # Crash points inside the dbt commands (loyalty/failpoints.py): fired from this process's event

@@ -3,7 +3,7 @@
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from loyalty import incentive_actions
+from loyalty import alerts, incentive_actions
 from loyalty.failpoints import failpoint
 from loyalty.landing.contract import SOURCES
 from loyalty.landing.freshness import source_freshness
@@ -83,6 +83,8 @@ def load_landing_asset(context: AssetExecutionContext, settings: dg.ResourcePara
         and previous is not None
         and previous.status in FINAL_STATUSES
         and previous.fingerprint == fingerprint
+        # a published warehouse removed or lost since is published again (docs/runbook.md#restore)
+        and warehouse.exists()
     )
     warehouse.set_fingerprint(fingerprint, unchanged=unchanged)
     failpoint("load.after")
@@ -110,6 +112,13 @@ def load_landing_asset(context: AssetExecutionContext, settings: dg.ResourcePara
                 "landing_dir": str(settings.landing_dir),
             }
         yield dg.MaterializeResult(asset_key=dg.AssetKey(["raw", table]), metadata=metadata)
+    stale = [
+        (result.source, result.status, None if result.age_seconds is None else result.age_seconds / 3600)
+        for result in freshness
+        if result.source in SOURCES and result.status != "pass"
+    ]
+    for alert in alerts.record(settings, alerts.stale_source_alerts(context.run.run_id, stale)):
+        context.log.warning(f"ALERT {alert.message}")
     for result in freshness:
         if result.source not in SOURCES:
             continue
