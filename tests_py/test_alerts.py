@@ -125,3 +125,108 @@ def test_every_alert_points_at_a_table_holding_its_failing_rows(refreshed: tuple
             assert location in tables, f"{check_name}: alert points at {location}, which does not exist"
             rows = connection.execute(f"select count(*) from {location}").fetchone()[0]
             assert rows == failing_rows, f"{check_name}: {location} holds {rows} rows, the alert says {failing_rows}"
+
+
+VOLUME_ROW = {
+    "landing_source": "ledger_events",
+    "business_date": "2026-03-02",
+    "rows_delivered": 12410,
+    "expected_rows_low": 40000,
+    "expected_rows_high": 52000,
+    "volume_status": "quiet",
+}
+SPIKE_ROW = {
+    "landing_source": "orders",
+    "business_date": "2026-03-02",
+    "rows_delivered": 180,
+    "rows_rejected": 31,
+    "rejected_share": 31 / 180,
+    "rejected_share_limit": 0.05,
+}
+
+
+def test_a_feed_anomaly_alerts_once_per_source_and_day_with_its_band_and_runbook() -> None:
+    first = alerts.feed_anomaly_alerts(
+        "warn_feed_volume_anomalies", alerts.FEED_VOLUME, [VOLUME_ROW], "run-1", "findings.warn_feed_volume_anomalies"
+    )
+    assert [alert.message for alert in first] == [
+        "ledger_events: 12,410 rows on 2026-03-02, expected 40,000–52,000 (quiet)"
+    ]
+    assert first[0].severity == "warn" and first[0].kind == "anomaly"
+    assert first[0].runbook == "docs/runbook.md#feed-volume-anomaly"
+    # the next refresh still sees the day in its window: the same key, so it is not raised again
+    again = alerts.feed_anomaly_alerts(
+        "warn_feed_volume_anomalies", alerts.FEED_VOLUME, [VOLUME_ROW], "run-2", "findings.warn_feed_volume_anomalies"
+    )
+    assert again[0].alert_key == first[0].alert_key
+    spike = alerts.feed_anomaly_alerts("warn_feed_rejected_share_spikes", alerts.QUARANTINE_SPIKE, [SPIKE_ROW], "", "")
+    assert spike[0].message == "orders: 31 of 180 rows rejected (17.2%) on 2026-03-02, more than 5.0%"
+    assert spike[0].runbook == "docs/runbook.md#quarantine-spike"
+    with pytest.raises(ValueError, match="not a row-alert section"):
+        alerts.feed_anomaly_alerts("x", "balance-drift", [VOLUME_ROW], "r", "x")
+
+
+def test_warned_feed_anomaly_checks_are_raised_row_by_row_not_as_one_check() -> None:
+    outcome = {
+        "warnings": [
+            {**OUTCOME["warnings"][0], "name": "warn_feed_volume_anomalies", "runbook": alerts.FEED_VOLUME},
+            {**OUTCOME["warnings"][0], "runbook": "balance-drift"},
+        ],
+        # a feed check that errored (its SQL failed) is still one alert: there are no rows to read
+        "node_errors": [
+            {**OUTCOME["warnings"][0], "name": "warn_feed_rejected_share_spikes", "status": "error",
+             "runbook": alerts.QUARANTINE_SPIKE}
+        ],
+    }  # fmt: skip
+    found = alerts.alerts_from_outcome(outcome, "run-1")
+    assert [(alert.check_name, alert.runbook) for alert in found] == [
+        ("warn_feed_rejected_share_spikes", "docs/runbook.md#quarantine-spike"),
+        ("points_minor", "docs/runbook.md#balance-drift"),
+    ]
+
+
+def test_a_refused_lock_and_a_failed_run_name_their_own_runbook_sections() -> None:
+    refused = alerts.run_failure_alert("r1", f"{alerts.REFUSED_LOCK_TEXT} to /w.duckdb (pid 7)")
+    failed = alerts.run_failure_alert("r2", "dbt build failed at stg_orders")
+    assert (refused.runbook, failed.runbook) == ("docs/runbook.md#refused-lock", "docs/runbook.md#run-failure")
+
+
+def test_queued_alerts_are_listed_and_resent_since_a_moment(tmp_path: Path) -> None:
+    receiver = AlertReceiver()
+    try:
+        settings = load_settings({"LOYALTY_WAREHOUSE": str(tmp_path / "w.duckdb")})
+        alerts.record(settings, alerts.alerts_from_outcome(OUTCOME, "run-1", raised_at="2026-03-01T06:00:00Z"))
+        alerts.record(settings, alerts.alerts_from_outcome(OUTCOME, "run-2", raised_at="2026-03-02T06:00:00Z"))
+        assert len(alerts.queued_since(settings, None)) == 4
+        assert {row["run_id"] for row in alerts.queued_since(settings, "2026-03-02")} == {"run-2"}
+        with pytest.raises(alerts.AlertError, match="--since 'yesterday'"):
+            alerts.queued_since(settings, "yesterday")
+        with pytest.raises(alerts.AlertError, match="LOYALTY_ALERT_WEBHOOK is not set"):
+            alerts.resend(settings, "2026-03-01")
+        warehouse = str(tmp_path / "w.duckdb")
+        rotated = load_settings({"LOYALTY_WAREHOUSE": warehouse, "LOYALTY_ALERT_WEBHOOK": receiver.url})
+        assert alerts.resend(rotated, "2026-03-02T00:00:00+00:00") == 2
+        assert [alert["run_id"] for alert in receiver.received[0]["alerts"]] == ["run-2", "run-2"]
+        unreachable = load_settings(
+            {"LOYALTY_WAREHOUSE": str(tmp_path / "w.duckdb"), "LOYALTY_ALERT_WEBHOOK": "http://127.0.0.1:9/x"}
+        )
+        with pytest.raises(alerts.AlertError, match="could not POST 4 alert"):
+            alerts.resend(unreachable, "2026-01-01")
+    finally:
+        receiver.server.shutdown()
+
+
+def test_audit_alerts_of_an_older_warehouse_gains_the_runbook_column(tmp_path: Path) -> None:
+    settings = load_settings({"LOYALTY_WAREHOUSE": str(tmp_path / "w.duckdb")})
+    alerts.record(settings, alerts.alerts_from_outcome(OUTCOME, "run-1"))
+    with duckdb.connect(str(tmp_path / "old.duckdb")) as connection:
+        connection.execute("create schema audit")
+        connection.execute(
+            "create table audit.alerts (alert_key varchar primary key, raised_at timestamp, run_id varchar,"
+            " asset varchar, check_name varchar, severity varchar, kind varchar, failing_rows bigint,"
+            " failing_rows_at varchar, message varchar)"
+        )
+        assert alerts.load_into(connection, settings) == 2
+        runbooks = connection.execute("select runbook from audit.alerts order by check_name").fetchall()
+    # OUTCOME's checks name no runbook section of their own: they fall back to integrity-failure
+    assert runbooks == [("docs/runbook.md#integrity-failure",)] * 2

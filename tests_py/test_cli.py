@@ -54,3 +54,21 @@ def test_incentive_actions_are_journaled_beside_the_warehouse(tmp_path: Path) ->
         ("publish", "2025-08-01"),
         ("reopen", "2025-08-01"),
     ]
+
+
+def test_alerts_command_lists_the_queue_and_names_a_bad_since(tmp_path: Path) -> None:
+    env = {"LOYALTY_WAREHOUSE": str(tmp_path / "w.duckdb")}
+    from loyalty import alerts
+    from loyalty.settings import load_settings
+
+    settings = load_settings(env)
+    alerts.record(settings, [alerts.run_failure_alert("run-9", "dbt build failed", raised_at="2026-03-02T06:00:00Z")])
+    listed = cli("alerts", "list", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "refresh run failed: dbt build failed  [docs/runbook.md#run-failure]" in listed.stdout
+    assert "1 alert(s) in" in listed.stdout
+    assert "0 alert(s)" in cli("alerts", "list", "--since", "2026-03-03", env=env).stdout
+    bad = cli("alerts", "list", "--since", "last tuesday", env=env)
+    assert bad.returncode == 2 and "--since 'last tuesday'" in bad.stderr
+    no_since = cli("alerts", "resend", env=env)
+    assert no_since.returncode == 2 and "alerts resend needs --since" in no_since.stderr

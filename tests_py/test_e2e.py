@@ -150,6 +150,21 @@ def test_second_refresh_of_the_same_folder_changes_no_row(
     assert table_fingerprints(copy) == before
 
 
+def test_a_lost_published_file_is_published_again_by_the_next_refresh(
+    refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """docs/runbook.md#restore-the-published-warehouse: nothing new landed, but the file BI reads
+    is gone; the refresh must not say "nothing new" and leave readers without a warehouse."""
+    warehouse, _ = refreshed
+    copy = copy_warehouse(warehouse, tmp_path / "copy")
+    marts = {name: rows for name, rows in table_fingerprints(copy).items() if name.startswith("marts.")}
+    copy.unlink()
+    again = run_refresh(small_data[0], copy)
+    assert again.returncode == 1, again.stdout[-3000:]
+    assert "nothing new" not in again.stdout
+    assert {name: rows for name, rows in table_fingerprints(copy).items() if name.startswith("marts.")} == marts
+
+
 def check_balances(warehouse: Path, truth: Path) -> None:
     truth_rows = read_truth(truth, "balances.csv")
     got = {

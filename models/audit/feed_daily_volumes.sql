@@ -92,16 +92,17 @@ daily as (
 -- each day with the complete days of its trailing baseline
 baseline_days as (
     select
-        judged.landing_source,
-        judged.business_date,
-        prior.rows_delivered,
-        prior.rejected_share
-    from daily as judged
-    inner join daily as prior
+        this_day.landing_source,
+        this_day.business_date,
+        earlier_day.rows_delivered,
+        earlier_day.rejected_share
+    from daily as this_day
+    inner join daily as earlier_day
         on
-            judged.landing_source = prior.landing_source
-            and prior.business_date < judged.business_date
-            and prior.business_date >= cast({{ dbt.dateadd('day', -settings.baseline_days, 'judged.business_date') }} as date)
+            this_day.landing_source = earlier_day.landing_source
+            and this_day.business_date > earlier_day.business_date
+            and cast({{ dbt.dateadd('day', -settings.baseline_days, 'this_day.business_date') }} as date)
+            <= earlier_day.business_date
 ),
 
 baseline_medians as (
