@@ -230,3 +230,12 @@ def test_audit_alerts_of_an_older_warehouse_gains_the_runbook_column(tmp_path: P
         runbooks = connection.execute("select runbook from audit.alerts order by check_name").fetchall()
     # OUTCOME's checks name no runbook section of their own: they fall back to integrity-failure
     assert runbooks == [("docs/runbook.md#integrity-failure",)] * 2
+
+
+def test_a_stale_source_alerts_with_its_age_and_runbook() -> None:
+    found = alerts.stale_source_alerts("run-1", [("orders", "error", 51.25), ("members", "warn", None)])
+    assert [(alert.severity, alert.message, alert.runbook) for alert in found] == [
+        ("error", "stale source orders: last file 51.2 h ago", "docs/runbook.md#stale-source"),
+        ("warn", "stale source members: no file ever loaded", "docs/runbook.md#stale-source"),
+    ]
+    assert len({alert.alert_key for alert in found}) == 2
