@@ -188,9 +188,7 @@ def judge(
     last_day = as_of_day(calendar)
     counts = daily_rows(plans, frames)
     found = flagged(counts, last_day)
-    injected = sorted(
-        [(QUIET_SOURCE, quiet_day(calendar), "quiet"), (FLOOD_SOURCE, flood_day(calendar), "flood")]
-    )
+    injected = sorted([(QUIET_SOURCE, quiet_day(calendar), "quiet"), (FLOOD_SOURCE, flood_day(calendar), "flood")])
     for source, day, status in injected:
         if (source, day, status) not in found:
             got = band(counts[source], day, last_day)
