@@ -1566,3 +1566,13 @@ def test_the_feed_band_is_the_median_and_mad_of_the_prior_days() -> None:
     assert feeds.band(days, 110, 130).status == "no_baseline"  # 10 prior days < 14
     days[125] = 200
     assert feeds.flagged({"x": days}, 130) == [("x", 125, "flood"), ("x", 129, "quiet")]
+
+
+def test_a_feed_anomaly_the_data_cannot_carry_stops_the_generator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An injected day the warehouse would not flag is an error (exit 1), never a wrong truth."""
+    monkeypatch.setattr(feeds, "QUIET_STORES_KEPT", 1.0)  # every store still reports on the quiet day
+    assert run("--out", str(tmp_path / "l"), "--truth", str(tmp_path / "t"), *SMALL, "--feed-anomalies") == 1
+    assert "--feed-anomalies: the quiet day of store_operations" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()
