@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import csv
 import filecmp
+import hashlib
 import itertools
 import json
+import math
 import random
+import re
+import statistics
 from collections import Counter, defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pytest
+import yaml
 
 from loyalty.landing.contract import SOURCES as LANDING_SOURCES
+from tools.sample_data import feeds
 from tools.sample_data.__main__ import main
 from tools.sample_data.program import (
     TIERS,
@@ -36,6 +42,8 @@ from tools.sample_data.program import (
     store_eligibility,
 )
 from tools.sample_data.tile import EMAIL_COLUMNS, ID_COLUMNS, copy_label, relation, tile
+
+from conftest import PROJECT_DIR
 
 SMALL = ["--accounts", "150", "--months", "20", "--seed", "7", "--start", "2024-01"]
 SOURCES = (
@@ -1004,8 +1012,11 @@ def test_only_the_deliberate_clawbacks_go_negative(generated: tuple[Path, Path],
 
 
 def test_store_eligibility_follows_the_rules(generated: tuple[Path, Path], warehouse: tuple) -> None:
-    _, truth = generated
-    con, _ = warehouse
+    check_store_eligibility(warehouse[0], generated[1])
+
+
+def check_store_eligibility(con: duckdb.DuckDBPyConnection, truth: Path) -> None:
+    """store_eligibility.csv is the program's rules applied to the valid rows loaded in ``con``."""
     months = [
         str(m)
         for (m,) in con.execute(
@@ -1348,3 +1359,220 @@ def test_tiling_copies_every_row_with_unique_identifiers(generated: tuple[Path, 
                 return len({tuple(v[i] for i in index) for v in values if all((v[i] or "").strip() for i in ids)})
 
             assert distinct(tiled_rows) == 3 * distinct(original_rows), (source, column)
+
+
+# --- feed volume anomalies (--feed-anomalies) --------------------------------------------------
+FEED_DATES = {  # the column that dates a row of each judged feed (feed_volume_sources())
+    "ledger_events": "recorded_at",
+    "wallet_transactions": "recorded_at",
+    "orders": "updated_at",
+    "store_operations": "business_date",
+}
+FEED_BAND = {"window_days": 7, "baseline_days": 28, "min_baseline_days": 14}
+
+
+@pytest.fixture(scope="module")
+def feed_generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("feeds")
+    assert run("--out", str(base / "landing"), "--truth", str(base / "truth"), *SMALL, "--feed-anomalies") == 0
+    return base / "landing", base / "truth"
+
+
+def feed_days(landing: Path) -> dict[str, Counter]:
+    """Rows delivered per judged feed and day, read from the files alone: every row of every file
+    but a byte-identical copy of an earlier one, a ledger expiry and a row whose date does not parse."""
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    out: dict[str, Counter] = {}
+    for source, column in FEED_DATES.items():
+        counts: Counter = Counter()
+        seen: set[bytes] = set()
+        for path in sorted((landing / source).iterdir()):
+            if path.read_bytes() in seen:
+                continue
+            seen.add(path.read_bytes())
+            reader = relation(path, tuple(LANDING_SOURCES[source].columns))
+            kind = "date" if column == "business_date" else "timestamptz"
+            dated = f"cast(try_cast({column} as {kind}) as date)"
+            counted = "coalesce(event_type, '') <> 'expire'" if source == "ledger_events" else "true"
+            counts.update(
+                dict(
+                    con.execute(
+                        f"select {dated}, count(*) from {reader} where {dated} is not null and {counted} group by all"
+                    ).fetchall()
+                )
+            )
+        out[source] = counts
+    return out
+
+
+def feed_band(counts: Counter, day: date) -> tuple[int, int] | None:
+    """(lowest, highest) rows the day's trailing baseline expects (docs/runbook.md#feed-volume-anomaly)."""
+    first = min(counts)
+    baseline = [
+        counts.get(day - timedelta(days=n), 0)
+        for n in range(1, FEED_BAND["baseline_days"] + 1)
+        if day - timedelta(days=n) >= first
+    ]
+    if len(baseline) < FEED_BAND["min_baseline_days"]:
+        return None
+    middle = statistics.median(baseline)
+    width = max(5 * 1.4826 * statistics.median(abs(n - middle) for n in baseline), 0.2 * middle, 10)
+    return max(math.ceil(middle - width), 0), math.floor(middle + width)
+
+
+def flagged_feed_days(landing: Path, as_of_day: date) -> set[tuple[str, str, str]]:
+    out = set()
+    for source, counts in feed_days(landing).items():
+        for n in range(1, FEED_BAND["window_days"] + 1):
+            day = as_of_day - timedelta(days=n)
+            expected = feed_band(counts, day)
+            if expected and not expected[0] <= counts.get(day, 0) <= expected[1]:
+                out.add((source, day.isoformat(), "quiet" if counts.get(day, 0) < expected[0] else "flood"))
+    return out
+
+
+def as_of_day_of(truth: Path) -> date:
+    return date.fromisoformat(summary_of(truth)["as_of"]["as_of"][:10])
+
+
+def test_feed_anomaly_truth_is_a_quiet_and_a_flood_day_in_the_alert_window(feed_generated: tuple[Path, Path]) -> None:
+    _, truth = feed_generated
+    with (truth / "feed_anomalies.csv").open(newline="", encoding="utf-8") as handle:
+        assert next(csv.reader(handle)) == ["landing_source", "business_date", "volume_status"]
+    rows = read_truth(truth, "feed_anomalies.csv")
+    as_of = as_of_day_of(truth)
+    window = {(as_of - timedelta(days=n)).isoformat() for n in range(1, FEED_BAND["window_days"] + 1)}
+    assert all(row["business_date"] in window and row["volume_status"] in ("quiet", "flood") for row in rows)
+    assert {(r["landing_source"], r["volume_status"]) for r in rows} >= {
+        ("store_operations", "quiet"),
+        ("ledger_events", "flood"),
+    }
+    injected = summary_of(truth)["feed_anomalies"]["injected"]
+    assert injected == [
+        f"ledger_events {as_of - timedelta(days=2)} flood",
+        f"store_operations {as_of - timedelta(days=4)} quiet",
+    ]
+    assert summary_of(truth)["arguments"]["feed_anomalies"] is True
+
+
+def test_the_flagged_feed_days_are_those_the_files_say(feed_generated: tuple[Path, Path]) -> None:
+    """The quiet day is below its band and the flood day above it, the band computed from the
+    files alone; no other day of the window is outside its band."""
+    landing, truth = feed_generated
+    as_of = as_of_day_of(truth)
+    counts = feed_days(landing)
+    quiet, flood = as_of - timedelta(days=4), as_of - timedelta(days=2)
+    low, _ = feed_band(counts["store_operations"], quiet)
+    assert counts["store_operations"].get(quiet, 0) < low
+    _, high = feed_band(counts["ledger_events"], flood)
+    assert counts["ledger_events"][flood] > high
+    expected = {
+        (r["landing_source"], r["business_date"], r["volume_status"]) for r in read_truth(truth, "feed_anomalies.csv")
+    }
+    assert flagged_feed_days(landing, as_of) == expected
+
+
+def test_the_flood_is_a_replay_of_exact_duplicates(feed_generated: tuple[Path, Path]) -> None:
+    landing, truth = feed_generated
+    flood = as_of_day_of(truth) - timedelta(days=2)
+    replay = landing / "ledger_events" / f"{flood:%Y-%m}_replay-{flood}.csv"
+    assert summary_of(truth)["feed_anomalies"]["replay_file"] == f"ledger_events/{replay.name}"
+    with replay.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) >= 3 and {row["recorded_at"][:10] for row in rows} == {flood.isoformat()}
+    # loaded like a warehouse does, every row of the replay repeats an earlier delivery
+    repeats = load_valid(duckdb.connect(), landing, truth)
+    assert repeats[f"ledger_events/{replay.name}"] == len(rows)
+    assert repeats == {r["file"]: int(r["exact_duplicate_rows"]) for r in read_truth(truth, "duplicates.csv")}
+    assert summary_of(truth)["exact_duplicate_rows"][f"ledger_events/{replay.name}"] == len(rows)
+
+
+def test_feed_anomalies_change_only_the_affected_files(
+    generated: tuple[Path, Path], feed_generated: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Without the option nothing of it is written; with it, the same arguments give the same bytes,
+    and only the store operations file of the quiet day, the replay file and the truth that counts
+    them differ from the default output."""
+    assert not (generated[1] / "feed_anomalies.csv").exists()
+    assert not list((generated[0] / "ledger_events").glob("*_replay-*"))
+    assert (
+        "feed_anomalies" not in summary_of(generated[1])
+        and "feed_anomalies" not in summary_of(generated[1])["arguments"]
+    )
+    again = tmp_path / "again"
+    assert run("--out", str(again / "landing"), "--truth", str(again / "truth"), *SMALL, "--feed-anomalies") == 0
+    for first, second in ((feed_generated[0], again / "landing"), (feed_generated[1], again / "truth")):
+        assert tree(first) == tree(second)
+        assert filecmp.cmpfiles(first, second, tree(first), shallow=False)[1:] == ([], [])
+
+    def digests(folder: Path) -> dict[str, str]:
+        return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in tree(folder)}
+
+    def changed(default: Path, with_option: Path) -> set[str]:
+        before, after = digests(default), digests(with_option)
+        return {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+
+    flood = as_of_day_of(feed_generated[1]) - timedelta(days=2)
+    landing = changed(generated[0], feed_generated[0])
+    quiet_files = {name for name in landing if name.startswith("store_operations/")}
+    assert landing == {f"ledger_events/{flood:%Y-%m}_replay-{flood}.csv", *quiet_files} and len(quiet_files) == 1
+    counted = {"duplicates.csv", "summary.json", "feed_anomalies.csv"}
+    assert counted <= changed(generated[1], feed_generated[1]) <= counted | {"rejected_rows.csv"}
+    # the rejected rows move only where store operations rows went missing
+    others = [r for r in read_truth(generated[1], "rejected_rows.csv") if r["source"] != "store_operations"]
+    assert others == [
+        r for r in read_truth(feed_generated[1], "rejected_rows.csv") if r["source"] != "store_operations"
+    ]
+
+
+def test_a_quiet_day_in_an_evaluated_month_is_in_the_store_truth(tmp_path: Path) -> None:
+    """Extracted after the month end, the quiet day's month is evaluated: store eligibility is the
+    world without the missing operations, as the landing files have it."""
+    landing, truth = tmp_path / "landing", tmp_path / "truth"
+    assert run("--out", str(landing), "--truth", str(truth), *SMALL, "--as-of", "month-end", "--feed-anomalies") == 0
+    quiet = as_of_day_of(truth) - timedelta(days=4)
+    assert summary_of(truth)["as_of"]["last_ended_month"] == f"{quiet:%Y-%m}-01"
+    con = duckdb.connect()
+    load_valid(con, landing, truth)
+    check_store_eligibility(con, truth)
+
+
+def test_the_feed_anomaly_settings_are_the_warehouses() -> None:
+    """tools/sample_data/feeds.py judges like the warehouse: the dbt var feed_anomaly and the feeds
+    of feed_volume_sources()."""
+    project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8"))
+    settings = project["vars"]["feed_anomaly"]
+    generator = {
+        "window_days": feeds.WINDOW_DAYS,
+        "baseline_days": feeds.BASELINE_DAYS,
+        "min_baseline_days": feeds.MIN_BASELINE_DAYS,
+        "spread_multiplier": feeds.SPREAD_MULTIPLIER,
+        "min_band_share": feeds.MIN_BAND_SHARE,
+        "min_band_rows": feeds.MIN_BAND_ROWS,
+    }
+    assert {name: settings[name] for name in generator} == generator
+    assert {name: settings[name] for name in FEED_BAND} == FEED_BAND
+    macro = (PROJECT_DIR / "macros" / "sql" / "model_lists.sql").read_text(encoding="utf-8")
+    listed = macro[macro.index("macro feed_volume_sources") :]
+    assert dict(re.findall(r"'source': '(\w+)'.*?'dated_by': '(\w+)'", listed, re.S)) == feeds.FEEDS == FEED_DATES
+
+
+def test_the_feed_band_is_the_median_and_mad_of_the_prior_days() -> None:
+    days = Counter({d: 40 + (d % 3) for d in range(100, 130)})  # 40, 41, 42, ...
+    assert feeds.band(days, 129, 130) == feeds.Band(40, 31, 51)  # median 41, MAD 1: band max(7.4, 8.2, 10)
+    days[129] = 0
+    assert feeds.band(days, 129, 130).status == "quiet"
+    assert feeds.band(days, 110, 130).status == "no_baseline"  # 10 prior days < 14
+    days[125] = 200
+    assert feeds.flagged({"x": days}, 130) == [("x", 125, "flood"), ("x", 129, "quiet")]
+
+
+def test_a_feed_anomaly_the_data_cannot_carry_stops_the_generator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An injected day the warehouse would not flag is an error (exit 1), never a wrong truth."""
+    monkeypatch.setattr(feeds, "QUIET_STORES_KEPT", 1.0)  # every store still reports on the quiet day
+    assert run("--out", str(tmp_path / "l"), "--truth", str(tmp_path / "t"), *SMALL, "--feed-anomalies") == 1
+    assert "--feed-anomalies: the quiet day of store_operations" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()

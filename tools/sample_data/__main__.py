@@ -1,11 +1,15 @@
 """Command line of the sample-data generator.
 
     python -m tools.sample_data --out LANDING_DIR --truth TRUTH_DIR \\
-        [--accounts 2000] [--months 30] [--seed 42] [--start 2024-01] [--overwrite]
+        [--accounts 2000] [--months 30] [--seed 42] [--start 2024-01] [--as-of before-month-end]
+        [--feed-anomalies] [--overwrite]
 
 Exit status: 0 on success, 2 on a bad argument (the message names it), 1 on any other error.
 The defaults are the demo size (about 80,000 ledger events, a few seconds);
 ``--accounts 21000 --months 36`` makes about a million ledger events (about 30 s on 2 cores).
+``--feed-anomalies`` (opt-in; without it the output is unchanged) also injects a quiet day and a
+flood day inside the warehouse's feed volume alert window and writes feed_anomalies.csv
+(tools/sample_data/feeds.py).
 """
 
 from __future__ import annotations
@@ -54,6 +58,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         " or after its expiry run at 23:59:59 (default %(default)s)",
     )
     parser.add_argument(
+        "--feed-anomalies",
+        action="store_true",
+        help="also inject feed volume anomalies the warehouse should flag: a quiet day of store_operations"
+        " (most stores report nothing on the as-of day - 4) and a flood day of ledger_events (the as-of day - 2"
+        " replayed as exact duplicates in <YYYY-MM>_replay-<date>.csv); truth in feed_anomalies.csv",
+    )
+    parser.add_argument(
         "--overwrite",
         action="store_true",
         help="replace the landing files and truth of an earlier run in these folders",
@@ -63,7 +74,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)  # argparse itself exits 2 on malformed options
-    config = Config(accounts=args.accounts, months=args.months, seed=args.seed, start=args.start, as_of=args.as_of)
+    config = Config(
+        accounts=args.accounts,
+        months=args.months,
+        seed=args.seed,
+        start=args.start,
+        as_of=args.as_of,
+        feed_anomalies=args.feed_anomalies,
+    )
     try:
         result = generate(config, args.out, args.truth, overwrite=args.overwrite)
     except ConfigError as error:

@@ -48,6 +48,7 @@ class Config:
     seed: int = 42
     start: str = "2024-01"
     as_of: str = "before-month-end"
+    feed_anomalies: bool = False  # inject a quiet and a flood day (tools/sample_data/feeds.py)
 
     def validate(self) -> None:
         if not MIN_ACCOUNTS <= self.accounts <= MAX_ACCOUNTS:

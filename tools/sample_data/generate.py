@@ -10,8 +10,19 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.sample_data import badrows, balances, changes, expiry, ledger, reinstatements, simulate, tables, truth
-from tools.sample_data.config import NULL, Calendar, Config, ConfigError, iso_date, stream
+from tools.sample_data import (
+    badrows,
+    balances,
+    changes,
+    expiry,
+    feeds,
+    ledger,
+    reinstatements,
+    simulate,
+    tables,
+    truth,
+)
+from tools.sample_data.config import DAY, NULL, Calendar, Config, ConfigError, GenerationError, iso_date, stream
 from tools.sample_data.program import EXPIRY_STATUSES, TIERS
 from tools.sample_data.writer import SCHEMAS, FilePlan, layout, write_file
 
@@ -29,6 +40,7 @@ TRUTH_FILES = (
     "store_targets.csv",
     "dimension_changes.csv",
     "expiry.csv",
+    "feed_anomalies.csv",  # with --feed-anomalies only
     "summary.json",
 )
 
@@ -44,10 +56,12 @@ class Result:
     def line(self) -> str:
         per_source = ", ".join(f"{source}={count:,}" for source, count in self.rows.items())
         skipped = self.summary.get("expiry", {}).get("faults_skipped")
+        natural = self.summary.get("feed_anomalies", {}).get("not_injected")
         return (
             f"sample data: {per_source} rows in {sum(self.files.values())} files "
             f"({self.ledger_events:,} valid ledger events) in {self.seconds:.1f} s"
             + (f"\nnote: no expiry faults injected: {skipped}" if skipped else "")
+            + (f"\nnote: feed days flagged without being injected: {natural}" if natural else "")
         )
 
 
@@ -123,6 +137,17 @@ class Landing:
     repeats: int
     stores_copy: FilePlan
     changed: list[list]  # (source, file, row_number, row_key, kind) of each dimension change
+    # with --feed-anomalies: the flood's replay file (all its rows exact duplicates), every
+    # (feed, day, quiet|flood) the warehouse should flag and the injected ones among them
+    replay: FilePlan | None = None
+    feed_anomalies: list[tuple[str, int, str]] = field(default_factory=list)
+    injected_feed_anomalies: list[tuple[str, int, str]] = field(default_factory=list)
+
+    @property
+    def exact_duplicates(self) -> list[tuple[FilePlan, int]]:
+        """(file, exact duplicate rows) of each file that repeats rows of earlier ones."""
+        replayed = [(self.replay, len(self.replay.rows))] if self.replay is not None else []
+        return [(self.redelivery, self.repeats), *replayed]
 
 
 def simulate_world(config: Config) -> World:
@@ -136,6 +161,8 @@ def simulate_world(config: Config) -> World:
     points_book = balances.points_book(config, calendar, members, orders, accruals, as_of)
     wallet_book = balances.wallet_book(config, calendar, members, orders, as_of)
     ops = simulate.make_store_ops(config, calendar, stores)
+    if config.feed_anomalies:  # the quiet day: most stores' operations never happen in this world
+        ops = feeds.suppress_store_operations(ops, feeds.quiet_day(calendar))
     targets = simulate.make_store_targets(config, calendar, stores, orders)
     points = tables.flatten(points_book, "E")
     wallet = tables.flatten(wallet_book, "T")
@@ -174,6 +201,8 @@ def simulate_world(config: Config) -> World:
     # the month-end evaluations run through the months that ended by the data's as-of (the
     # dimensions hold no moment: their later deliveries do not move it)
     data_as_of, ended = truth.warehouse_as_of(calendar, frames)
+    if config.feed_anomalies and data_as_of // DAY != feeds.as_of_day(calendar):
+        raise truth.TruthError(f"the as-of {data_as_of} is not on the day the feed anomalies were planned around")
     sales = simulate.completed_sales(orders, stores, calendar.months)
     dimension_changes = changes.plan(config, calendar, stores, members, targets, sales, current_state, ended)
     frames.update(dimension_changes.first_delivery)  # members and stores as first delivered
@@ -258,13 +287,23 @@ def plan_landing(world: World) -> Landing:
     for source_plans in plans.values():
         for plan in source_plans:
             layout(plan)  # places the bad rows: their row numbers are known from here on
+    replay, found, injected = None, [], []
+    if world.config.feed_anomalies:
+        calendar = world.calendar
+        try:
+            replay = feeds.replay_file(plans, world.frames, feeds.flood_day(calendar), feeds.as_of_day(calendar))
+            found, injected = feeds.judge(plans, world.frames, calendar)
+        except feeds.FeedAnomalyError as error:
+            raise GenerationError(f"--feed-anomalies: {error}") from error
     rejected = badrows.rejected_rows(plans)
     # the balance labels again, now with every quarantined movement as the files will hold it
     written = [(plan.source, bad.values, bad.reason) for files in plans.values() for plan in files for bad in plan.bad]
     truth.verify_balances(
         world.balances, world.points, world.wallet, truth.quarantined_movements(written, account_index)
     )
-    return Landing(plans, rejected, redelivery, repeats, stores_copy, changes.change_rows(placed))
+    return Landing(
+        plans, rejected, redelivery, repeats, stores_copy, changes.change_rows(placed), replay, found, injected
+    )
 
 
 def generate(config: Config, landing_dir: Path, truth_dir: Path, overwrite: bool = False) -> Result:
@@ -413,8 +452,14 @@ def write_truth(truth_dir: Path, world: World, landing: Landing) -> None:
     truth.write_csv(
         truth_dir / "duplicates.csv",
         ["source", "file", "exact_duplicate_rows"],
-        [[landing.redelivery.source, landing.redelivery.relative, landing.repeats]],
+        [[plan.source, plan.relative, rows] for plan, rows in landing.exact_duplicates],
     )
+    if world.config.feed_anomalies:
+        truth.write_csv(
+            truth_dir / "feed_anomalies.csv",
+            ["landing_source", "business_date", "volume_status"],
+            ([source, iso_date(day), status] for source, day, status in landing.feed_anomalies),
+        )
     copy = landing.stores_copy
     truth.write_csv(
         truth_dir / "duplicate_files.csv",
@@ -460,6 +505,7 @@ def build_summary(world: World, landing: Landing, rows: dict[str, int], files: d
             "seed": config.seed,
             "start": config.start,
             "as_of": config.as_of,
+            **({"feed_anomalies": True} if config.feed_anomalies else {}),
         },
         "as_of": truth.as_of_summary(world.calendar, world.as_of, world.ended),
         "lapsed_members": truth.lapsed_summary(world.calendar, members, accruals, world.ended),
@@ -474,7 +520,7 @@ def build_summary(world: World, landing: Landing, rows: dict[str, int], files: d
         "order_accruals": dict(sorted(Counter(world.accrual_status[world.member_orders].tolist()).items())),
         "rejected_rows": dict(sorted(Counter(r.reason for r in landing.rejected).items())),
         "rejected_rows_by_source": dict(sorted(Counter(r.source for r in landing.rejected).items())),
-        "exact_duplicate_rows": {landing.redelivery.relative: landing.repeats},
+        "exact_duplicate_rows": {plan.relative: rows for plan, rows in landing.exact_duplicates},
         "duplicate_files": {copy.relative: f"{copy.source}/{copy.copy_of}"},
         "dimension_changes": dict(sorted(Counter(row[4] for row in landing.changed).items())),
         "tier_changes": truth.tier_movements(accruals, world.ended),
@@ -493,6 +539,21 @@ def build_summary(world: World, landing: Landing, rows: dict[str, int], files: d
             "points": [members.ids[a] for a in world.points_book.specials.get("straddle", [])],
             "wallet": [members.ids[a] for a in world.wallet_book.specials.get("straddle", [])],
         },
+        **({"feed_anomalies": feed_anomaly_summary(landing)} if config.feed_anomalies else {}),
+    }
+
+
+def feed_anomaly_summary(landing: Landing) -> dict:
+    """The feed days the warehouse should flag: those injected and any other (natural) one."""
+
+    def named(days: list[tuple[str, int, str]]) -> list[str]:
+        return [f"{source} {iso_date(day)} {status}" for source, day, status in days]
+
+    assert landing.replay is not None
+    return {
+        "injected": named(landing.injected_feed_anomalies),
+        "replay_file": landing.replay.relative,
+        "not_injected": named([d for d in landing.feed_anomalies if d not in landing.injected_feed_anomalies]),
     }
 
 
