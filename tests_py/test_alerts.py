@@ -3,6 +3,8 @@ queued beside the warehouse, loaded into audit.alerts and POSTed to the webhook.
 
 from __future__ import annotations
 
+import csv
+import re
 from pathlib import Path
 
 import duckdb
@@ -13,7 +15,7 @@ from loyalty import alerts
 from loyalty.outcome import FINDING_TAG, stored_failures_at
 from loyalty.settings import load_settings
 
-from conftest import PROJECT_DIR, AlertReceiver, Refresh
+from conftest import PROJECT_DIR, SMALL, AlertReceiver, Refresh, generate, run_refresh
 
 OUTCOME = {
     "integrity_failures": [],
@@ -239,3 +241,41 @@ def test_a_stale_source_alerts_with_its_age_and_runbook() -> None:
         ("warn", "stale source members: no file ever loaded", "docs/runbook.md#stale-source"),
     ]
     assert len({alert.alert_key for alert in found}) == 2
+
+
+@pytest.mark.e2e
+def test_the_injected_quiet_and_flood_days_are_exactly_the_feed_anomalies_found(tmp_path: Path) -> None:
+    """The generator's --feed-anomalies (a store_operations day mostly missing, a ledger_events
+    day replayed) against warn_feed_volume_anomalies: the same days, one alert each."""
+    landing, truth = tmp_path / "landing", tmp_path / "truth"
+    generate(landing, truth, [*SMALL, "--feed-anomalies"])
+    with (truth / "feed_anomalies.csv").open(newline="") as file:
+        expected = {(row["landing_source"], row["business_date"], row["volume_status"]) for row in csv.DictReader(file)}
+    assert {status for _, _, status in expected} == {"quiet", "flood"}
+    receiver = AlertReceiver()
+    try:
+        warehouse = tmp_path / "warehouse" / "loyalty.duckdb"
+        result = run_refresh(landing, warehouse, env={"LOYALTY_ALERT_WEBHOOK": receiver.url})
+        assert result.returncode in (0, 1), result.stderr[-3000:]
+        with duckdb.connect(str(warehouse), read_only=True) as connection:
+            found = connection.execute(
+                "select landing_source, strftime(business_date, '%Y-%m-%d'), volume_status"
+                " from findings.warn_feed_volume_anomalies"
+            ).fetchall()
+            flagged_in_window = connection.execute(
+                "select count(*) from audit.feed_daily_volumes"
+                " where in_alert_window and volume_status in ('quiet', 'flood')"
+            ).fetchone()[0]
+        assert set(found) == expected and len(found) == len(expected) == flagged_in_window
+        posted = [alert for body in receiver.received for alert in body["alerts"] if alert["kind"] == "anomaly"]
+        assert sorted(alert["alert_key"] for alert in posted) == sorted(
+            f"feed-volume-anomaly:{source}:{day}" for source, day, _ in expected
+        )
+        for alert in posted:
+            assert alert["runbook"] == "docs/runbook.md#feed-volume-anomaly"
+            assert alert["failing_rows_at"] == "findings.warn_feed_volume_anomalies"
+            assert re.fullmatch(
+                r"\w+: [\d,]+ rows on \d{4}-\d\d-\d\d, expected [\d,]+–[\d,]+ \((quiet|flood)\)", alert["message"]
+            )
+    finally:
+        receiver.server.shutdown()
