@@ -115,22 +115,21 @@ def feed_anomaly_alerts(
     dicts of its columns): ``ledger_events: 12,410 rows on 2026-03-02, expected 40,000–52,000``
     (section ``feed-volume-anomaly``) or ``orders: 31 of 180 rows rejected (17.2 %) on
     2026-03-02, more than 5.0 %`` (``quarantine-spike``). Keyed by source, day and section,
-    so a day alerts once however many refreshes still see it. Raises ``KeyError`` when a row
+    so a day alerts once however many refreshes still see it; ``failing_rows`` is 1 (the day's
+    row in ``failing_rows_at``), the counts are in the message. Raises ``KeyError`` when a row
     lacks a column the message needs, ``ValueError`` for an unknown section."""
     when = raised_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     found = []
     for row in rows:
         source, day = row["landing_source"], str(row["business_date"])[:10]
         if section == FEED_VOLUME:
-            rows_delivered = int(row["rows_delivered"])
             message = (
-                f"{source}: {rows_delivered:,} rows on {day}, expected "
+                f"{source}: {int(row['rows_delivered']):,} rows on {day}, expected "
                 f"{int(row['expected_rows_low']):,}–{int(row['expected_rows_high']):,} ({row['volume_status']})"
             )
         elif section == QUARANTINE_SPIKE:
-            rows_delivered = int(row["rows_rejected"])
             message = (
-                f"{source}: {rows_delivered:,} of {int(row['rows_delivered']):,} rows rejected "
+                f"{source}: {int(row['rows_rejected']):,} of {int(row['rows_delivered']):,} rows rejected "
                 f"({float(row['rejected_share']):.1%}) on {day}, more than {float(row['rejected_share_limit']):.1%}"
             )
         else:
@@ -144,7 +143,7 @@ def feed_anomaly_alerts(
                 check_name=check_name,
                 severity="warn",
                 kind="anomaly",
-                failing_rows=rows_delivered,
+                failing_rows=1,  # the day's row of failing_rows_at
                 failing_rows_at=failing_rows_at,
                 message=message,
                 runbook=runbook_link(section),

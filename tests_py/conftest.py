@@ -99,10 +99,11 @@ def table_fingerprints(warehouse: Path) -> dict[str, tuple[int, int]]:
 
 @pytest.fixture(scope="session")
 def small_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A small generated landing folder and its ground truth (outside it)."""
+    """A small generated landing folder and its ground truth (outside it), with a quiet and a
+    flood day in the feed volume alert window (``--feed-anomalies``: every other truth holds)."""
     root = tmp_path_factory.mktemp("small")
     landing, truth = root / "landing", root / "truth"
-    generate(landing, truth)
+    generate(landing, truth, [*SMALL, "--feed-anomalies"])
     return landing, truth
 
 

@@ -15,7 +15,7 @@ from loyalty import alerts
 from loyalty.outcome import FINDING_TAG, stored_failures_at
 from loyalty.settings import load_settings
 
-from conftest import PROJECT_DIR, SMALL, AlertReceiver, Refresh, generate, run_refresh
+from conftest import PROJECT_DIR, AlertReceiver, Refresh
 
 OUTCOME = {
     "integrity_failures": [],
@@ -113,8 +113,8 @@ def test_every_alert_points_at_a_table_holding_its_failing_rows(refreshed: tuple
     warehouse, _ = refreshed
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         stored = connection.execute(
-            "select check_name, failing_rows_at, failing_rows from audit.alerts"
-            " where failing_rows_at not like 'dbt run_results%' and failing_rows_at not like 'Dagster run%'"
+            "select check_name, failing_rows_at, failing_rows from audit.alerts where kind in ('integrity', 'finding')"
+            " and failing_rows_at not like 'dbt run_results%'"
         ).fetchall()
         tables = {
             f"{schema}.{name}"
@@ -127,6 +127,18 @@ def test_every_alert_points_at_a_table_holding_its_failing_rows(refreshed: tuple
             assert location in tables, f"{check_name}: alert points at {location}, which does not exist"
             rows = connection.execute(f"select count(*) from {location}").fetchone()[0]
             assert rows == failing_rows, f"{check_name}: {location} holds {rows} rows, the alert says {failing_rows}"
+        # a feed anomaly alerts row by row: each alert is one row of its table, that source and day
+        anomalies = connection.execute(
+            "select failing_rows_at, alert_key from audit.alerts where kind = 'anomaly'"
+        ).fetchall()
+        assert anomalies, "the generated data has feed anomalies"
+        for location, key in anomalies:
+            _, source, day = key.split(":")
+            held = connection.execute(
+                f"select count(*) from {location} where landing_source = ? and business_date = cast(? as date)",
+                [source, day],
+            ).fetchone()[0]
+            assert held == 1, f"{key}: {location} holds {held} rows of it"
 
 
 VOLUME_ROW = {
@@ -244,38 +256,31 @@ def test_a_stale_source_alerts_with_its_age_and_runbook() -> None:
 
 
 @pytest.mark.e2e
-def test_the_injected_quiet_and_flood_days_are_exactly_the_feed_anomalies_found(tmp_path: Path) -> None:
+def test_the_injected_quiet_and_flood_days_are_exactly_the_feed_anomalies_found(
+    refreshed: tuple[Path, Refresh], small_data: tuple[Path, Path], alert_receiver: AlertReceiver
+) -> None:
     """The generator's --feed-anomalies (a store_operations day mostly missing, a ledger_events
     day replayed) against warn_feed_volume_anomalies: the same days, one alert each."""
-    landing, truth = tmp_path / "landing", tmp_path / "truth"
-    generate(landing, truth, [*SMALL, "--feed-anomalies"])
-    with (truth / "feed_anomalies.csv").open(newline="") as file:
+    warehouse, _ = refreshed
+    with (small_data[1] / "feed_anomalies.csv").open(newline="") as file:
         expected = {(row["landing_source"], row["business_date"], row["volume_status"]) for row in csv.DictReader(file)}
     assert {status for _, _, status in expected} == {"quiet", "flood"}
-    receiver = AlertReceiver()
-    try:
-        warehouse = tmp_path / "warehouse" / "loyalty.duckdb"
-        result = run_refresh(landing, warehouse, env={"LOYALTY_ALERT_WEBHOOK": receiver.url})
-        assert result.returncode in (0, 1), result.stderr[-3000:]
-        with duckdb.connect(str(warehouse), read_only=True) as connection:
-            found = connection.execute(
-                "select landing_source, strftime(business_date, '%Y-%m-%d'), volume_status"
-                " from findings.warn_feed_volume_anomalies"
-            ).fetchall()
-            flagged_in_window = connection.execute(
-                "select count(*) from audit.feed_daily_volumes"
-                " where in_alert_window and volume_status in ('quiet', 'flood')"
-            ).fetchone()[0]
-        assert set(found) == expected and len(found) == len(expected) == flagged_in_window
-        posted = [alert for body in receiver.received for alert in body["alerts"] if alert["kind"] == "anomaly"]
-        assert sorted(alert["alert_key"] for alert in posted) == sorted(
-            f"feed-volume-anomaly:{source}:{day}" for source, day, _ in expected
-        )
-        for alert in posted:
-            assert alert["runbook"] == "docs/runbook.md#feed-volume-anomaly"
-            assert alert["failing_rows_at"] == "findings.warn_feed_volume_anomalies"
-            assert re.fullmatch(
-                r"\w+: [\d,]+ rows on \d{4}-\d\d-\d\d, expected [\d,]+–[\d,]+ \((quiet|flood)\)", alert["message"]
-            )
-    finally:
-        receiver.server.shutdown()
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        found = connection.execute(
+            "select landing_source, strftime(business_date, '%Y-%m-%d'), volume_status"
+            " from findings.warn_feed_volume_anomalies"
+        ).fetchall()
+        flagged_in_window = connection.execute(
+            "select count(*) from audit.feed_daily_volumes"
+            " where in_alert_window and volume_status in ('quiet', 'flood')"
+        ).fetchone()[0]
+    assert set(found) == expected and len(found) == len(expected) == flagged_in_window
+    posted = [alert for body in alert_receiver.received for alert in body["alerts"] if alert["kind"] == "anomaly"]
+    assert sorted(alert["alert_key"] for alert in posted) == sorted(
+        f"feed-volume-anomaly:{source}:{day}" for source, day, _ in expected
+    )
+    pattern = r"\w+: [\d,]+ rows on \d{4}-\d\d-\d\d, expected [\d,]+–[\d,]+ \((quiet|flood)\)"
+    for alert in posted:
+        assert alert["runbook"] == "docs/runbook.md#feed-volume-anomaly"
+        assert alert["failing_rows_at"] == "findings.warn_feed_volume_anomalies" and alert["failing_rows"] == 1
+        assert re.fullmatch(pattern, alert["message"]), alert["message"]
