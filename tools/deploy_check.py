@@ -425,8 +425,9 @@ def runs_in_postgres(deployment: Deployment, run_id: str) -> int:
 # --- the check ------------------------------------------------------------------------------------
 
 
-def run_check(deployment: Deployment, landing_source: Path | None, timeout: float, say) -> list[Check]:
-    checks: list[Check] = []
+def run_check(deployment: Deployment, landing_source: Path | None, timeout: float, say, checks: list[Check]) -> None:
+    """Start the deployment and append each check's result to ``checks`` as it is known (so a
+    failure or an interruption midway still reports the ones before it)."""
     landing = prepare(deployment, landing_source)
     say(f"landing folder ready: {landing}")
     start_postgres(deployment)
@@ -481,7 +482,7 @@ def run_check(deployment: Deployment, landing_source: Path | None, timeout: floa
         Check(f"sensor {SENSOR} started (GraphQL startSensor)", sensor_on, started.get("message") or "RUNNING")
     )
     if not sensor_on:
-        return checks
+        return
     say(f"sensor {SENSOR} started; waiting for the daemon's tick to request a run")
 
     def sensor_run() -> dict[str, Any] | None:
@@ -603,7 +604,6 @@ def run_check(deployment: Deployment, landing_source: Path | None, timeout: floa
             f"sensor; failed findings in the run: {', '.join(findings[:6]) or 'none'}",
         )
     )
-    return checks
 
 
 def run_events(graphql: GraphQL, run_id: str) -> list[dict[str, Any]]:
@@ -639,13 +639,16 @@ def main(argv: list[str] | None = None) -> int:
     def interrupted(signum, frame) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
+    # both, even when started in the background of a script (which ignores SIGINT): everything
+    # started so far is stopped in the finally below
     signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
     deployment = Deployment(root=Path(tempfile.mkdtemp(prefix="loyalty-deploy-check-")), keep=args.keep)
     say(f"deploy-check in {deployment.root}")
     checks: list[Check] = []
     error: str | None = None
     try:
-        checks = run_check(deployment, args.landing.resolve() if args.landing else None, args.timeout, say)
+        run_check(deployment, args.landing.resolve() if args.landing else None, args.timeout, say, checks)
     except (DeployCheckError, throwaway_postgres.PostgresUnavailable, RuntimeError, OSError) as failure:
         error = f"{type(failure).__name__}: {failure}"
     except KeyboardInterrupt:
