@@ -373,8 +373,8 @@ def wait_for(what: str, probe, timeout: float, deployment: Deployment, interval:
 
 
 def prepare(deployment: Deployment, landing_source: Path | None) -> Path:
-    """The landing folder (generated, or a copy of ``landing_source``) and the Dagster home
-    holding deploy/dagster.yaml. Returns the landing folder."""
+    """The landing folder in the temp folder: generated small (``SAMPLE_ARGS``; its injected
+    faults give findings and so alerts), or a copy of ``landing_source``. Returns its path."""
     landing = deployment.root / "landing"
     if landing_source is not None:
         if not landing_source.is_dir():
@@ -402,6 +402,7 @@ def prepare(deployment: Deployment, landing_source: Path | None) -> Path:
 
 
 def start_postgres(deployment: Deployment) -> None:
+    """A throwaway PostgreSQL with an empty database for Dagster's storage (``DAGSTER_DATABASE``)."""
     import psycopg
 
     deployment.postgres = throwaway_postgres.start()
