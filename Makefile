@@ -12,7 +12,7 @@ export LOYALTY_WAREHOUSE ?= $(CURDIR)/warehouse/loyalty.duckdb
 DEMO_TRUTH := $(CURDIR)/demo/truth
 DEMO_ARGS ?= --accounts 2000 --months 30 --seed 42
 
-.PHONY: install demo data refresh test test-spark lint dbt-parse metrics-check unit ui docs bi bi-install bi-test bench faults clean
+.PHONY: install demo data refresh test test-spark lint dbt-parse metrics-check unit ui docs bi bi-install bi-test bench faults deploy-check clean
 
 install: $(STAMP)
 
@@ -114,6 +114,13 @@ bench: $(STAMP)
 # personal data, crashes on DuckDB and PostgreSQL; one table. FAULTS_ARGS e.g. --parts crashes --keep
 faults: $(STAMP)
 	$(BIN)/python -m tools.faults $(FAULTS_ARGS)
+
+# The production recipe of deploy/ run for real (deploy/README.md, tools/deploy_check.py): a throwaway
+# PostgreSQL for Dagster's storage, dagster-webserver and dagster-daemon started as the systemd units
+# start them, a refresh requested by the new_landing_files sensor, its checks and alerts read back
+# through GraphQL. Starts services, so not part of `make test`. DEPLOY_CHECK_ARGS e.g. --keep
+deploy-check: $(STAMP)
+	$(BIN)/python -m tools.deploy_check $(DEPLOY_CHECK_ARGS)
 
 clean:
 	rm -rf target logs demo warehouse .pytest_cache

@@ -68,6 +68,8 @@ class Settings:
     threads: int = 2
     bi_port: int = 8088
     failpoint: str | None = None
+    # DAGSTER_HOME when the environment names one: a deployment's instance (deploy/README.md)
+    dagster_home_env: Path | None = None
 
     def _state(self, suffix: str) -> Path:
         # named after the warehouse file, so two warehouses sharing a state folder share nothing
@@ -145,7 +147,15 @@ class Settings:
 
     @property
     def dagster_home(self) -> Path:
-        """Dagster's instance (runs, event log, schedules) for `make ui` and the CLI."""
+        """Dagster's instance (runs, event log, schedules) for `make ui` and the CLI: the one
+        ``DAGSTER_HOME`` names when it is set (a deployment's, deploy/README.md, which the
+        services use too), else this warehouse's own in the state folder."""
+        return self.dagster_home_env or self.warehouse_dagster_home
+
+    @property
+    def warehouse_dagster_home(self) -> Path:
+        """This warehouse's own Dagster instance in the state folder (SQLite, created with
+        orchestration/dagster.yaml on first use): `make ui` and `make refresh` share it."""
         return self._state(".dagster")
 
     @property
@@ -213,7 +223,8 @@ def _path(value: str | None, default: Path) -> Path:
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Read every ``LOYALTY_*`` variable (docs/operations.md#settings) into :class:`Settings`.
+    """Read every ``LOYALTY_*`` variable (docs/operations.md#settings), and ``DAGSTER_HOME``
+    when set, into :class:`Settings`.
 
     ``environ`` defaults to ``os.environ``. Raises :class:`SettingsError` naming the variable
     when a value is unusable (unknown target, ``LOYALTY_DBT_VARS`` not a JSON object, a month
@@ -268,6 +279,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         threads=threads,
         bi_port=int(raw_port),
         failpoint=failpoint,
+        dagster_home_env=_path(env["DAGSTER_HOME"], Path()) if env.get("DAGSTER_HOME") else None,
     )
 
 

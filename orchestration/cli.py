@@ -23,7 +23,7 @@ from loyalty import alerts, failpoints, incentive_actions
 from loyalty.lock import WarehouseBusy, holding
 from loyalty.outcome import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK
 from loyalty.settings import REFRESH_TARGETS, Settings, SettingsError, load_settings
-from orchestration.instance import dagster_instance
+from orchestration.instance import dagster_instance, shared_storage
 
 
 def _step_errors(result) -> list[str]:
@@ -199,8 +199,23 @@ def alert_command(settings: Settings, action: str, since: str | None) -> int:
 
 
 def ui(settings: Settings, host: str, port: int) -> int:
-    """Replace this process with `dagster dev` on this warehouse's instance."""
-    dagster_instance(settings)
+    """Replace this process with `dagster dev` on this warehouse's instance (``DAGSTER_HOME``'s
+    when set). Refused on an instance with shared storage: the deployed services serve it, and
+    a second daemon would tick its schedules and sensors again (deploy/README.md)."""
+    shared = shared_storage(settings.dagster_home)
+    if shared is not None:
+        print(
+            f"error: DAGSTER_HOME={settings.dagster_home} is a deployed instance ({shared}): its UI is the "
+            "loyalty-dagster-webserver service and its daemon loyalty-dagster-daemon (deploy/README.md); "
+            "unset DAGSTER_HOME for this warehouse's own instance",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    try:
+        dagster_instance(settings)
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-h", host, "-p", str(port), "-m", "orchestration.definitions"]
     print(f"Dagster UI on http://{host}:{port} (instance: {settings.dagster_home})", flush=True)
@@ -262,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "refresh":
         try:
             return refresh(settings, demo=args.demo, wait_seconds=args.wait, full_refresh=args.full_refresh)
+        except SettingsError as error:  # e.g. DAGSTER_HOME without an instance file
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_ERROR
         except Exception as error:  # an unexpected error must never look like exit 1 (findings)
             print(f"error: refresh failed: {type(error).__name__}: {error}", file=sys.stderr)
             return EXIT_ERROR

@@ -24,6 +24,10 @@ from tools import throwaway_postgres
 from tools.faults.workspace import copy_warehouse, workbook_mismatches  # noqa: F401  (tests import them from here)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+# The command line records its runs in the instance DAGSTER_HOME names when it is set (a developer's
+# or a deployment's, deploy/README.md): the tests' refreshes, here and in their subprocesses, use
+# each warehouse's own instance. Tests that want an instance set DAGSTER_HOME themselves.
+os.environ.pop("DAGSTER_HOME", None)
 SMALL = ["--accounts", "150", "--months", "20", "--seed", "7"]
 
 

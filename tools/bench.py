@@ -397,7 +397,9 @@ def run_limit(landing: Path, database: Path) -> dict[str, object]:
 
 
 def refresh_env(landing: Path, engine_dir: Path, engine: str) -> dict[str, str]:
+    # nor DAGSTER_HOME: the refreshes timed here keep their runs in each warehouse's own instance
     env = {name: value for name, value in os.environ.items() if not name.startswith("LOYALTY_")}
+    env.pop("DAGSTER_HOME", None)
     # the operator's machine settings carry over (read through loyalty/settings.py)
     operator = load_settings()
     env["LOYALTY_MEMORY_LIMIT"] = operator.memory_limit

@@ -109,11 +109,13 @@ def start(settings: dict[str, str] | None = None) -> Server:
     return server
 
 
-def stop(data_dir: Path, binaries: Path | None = None) -> None:
+def stop(data_dir: Path, binaries: Path | None = None, remove: bool = True) -> None:
+    """Stop the server of ``data_dir`` and delete the folder (kept when ``remove`` is false)."""
     binaries = binaries or bin_dir()
     if (data_dir / "postmaster.pid").exists():
         _run([str(binaries / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"], "pg_ctl stop")
-    shutil.rmtree(data_dir, ignore_errors=True)
+    if remove:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:

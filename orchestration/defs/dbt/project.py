@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from filelock import FileLock
+
 from loyalty.settings import Settings
 from loyalty.warehouse import project_digest
 from orchestration.defs.resources import WarehouseDbtResource
@@ -24,7 +26,8 @@ def prepare_manifest(settings: Settings, dbt: WarehouseDbtResource) -> Path:
     (a state folder that was moved, copied or restored, or a new ``LOYALTY_THREADS`` /
     ``LOYALTY_MEMORY_LIMIT``):
     every dbt command of a refresh then reuses this parse (``--partial-parse-file-path``)
-    instead of parsing the whole project again. Returns the manifest's path. Raises
+    instead of parsing the whole project again. Processes loading the code location at once
+    parse once: under a file lock beside the folder (``parse.lock``). Returns the manifest's path. Raises
     dagster-dbt's ``DagsterDbtCliRuntimeError`` (with dbt's messages) when the project does not
     parse."""
     manifest = settings.manifest_dir / "manifest.json"
@@ -33,7 +36,12 @@ def prepare_manifest(settings: Settings, dbt: WarehouseDbtResource) -> Path:
     if manifest.exists() and stamp.exists() and json.loads(stamp.read_text()) == wanted:
         return manifest
     settings.manifest_dir.mkdir(parents=True, exist_ok=True)
-    stamp.unlink(missing_ok=True)
-    dbt.cli(["parse", "--quiet"], target_path=settings.manifest_dir).wait()
-    stamp.write_text(json.dumps(wanted, sort_keys=True))
+    # one parse at a time: a deployment's webserver and daemon load the code location at the same
+    # moment (deploy/README.md), and two dbt parses into one folder overwrite each other's files
+    with FileLock(str(settings.manifest_dir.with_name(settings.manifest_dir.name + ".lock"))):
+        if manifest.exists() and stamp.exists() and json.loads(stamp.read_text()) == wanted:
+            return manifest  # parsed by the process that held the lock
+        stamp.unlink(missing_ok=True)
+        dbt.cli(["parse", "--quiet"], target_path=settings.manifest_dir).wait()
+        stamp.write_text(json.dumps(wanted, sort_keys=True))
     return manifest
