@@ -13,23 +13,25 @@ One run, in ``bench/<scale>/``:
    while ``source.json`` names the same generator arguments and copies. ``--accounts`` /
    ``--months`` generate instead (no tiling; the folder is then
    ``bench/custom-<accounts>x<months>/``).
-2. **The day.** Every file is split at a cutoff, the ``recorded_at`` before which all but the
-   last ``--day-share`` (1 %) of the ledger events were recorded: rows up to the cutoff stay in a
-   file of the same name and format in ``split/initial/``, later rows go to
-   ``split/day/<source>/day-<date>_<file>.<ext>`` (the date of the day's last ledger event).
+2. **The days.** Every file is split at cutoffs: the ``recorded_at`` quantiles 1 - k x
+   ``--day-share`` (1 %) of the ledger events, k = ``--days`` (default 1) .. 1. Rows up to the
+   first cutoff stay in a file of the same name and format in ``split/initial/``; day k's rows
+   (after cutoff k, up to the next) go to ``split/day-<k>/<source>/day-<date>_<file>.<ext>``
+   (the date of the day's last ledger event), so each day brings about 1 % of the events.
    Split by ``recorded_at``: ledger events and wallet transactions; ``updated_at``: orders;
    ``as_of``: balance snapshots; ``business_date``: store operations; ``enrolled_at``: members.
    Stores and store targets are delivered up front. A row whose split column does not parse
    stays in its initial file. Files without a later row are hard links of the source; the
    split is reused while ``split.json`` matches.
 3. **Limit.** ``landing/`` is made from ``split/initial/`` (hard links) and bench/limit.sql runs
-   on it in a child process: one DuckDB connection, 2 threads, a fresh database file.
+   on it in a child process: one DuckDB connection, 2 threads, a fresh database file (removed
+   once measured). ``--skip-limit`` leaves it out (no ratios).
 4. **Refreshes**, per engine (``--engines``, default duckdb; postgres runs on a throwaway server
    this command starts, see ``PG_BENCH_SETTINGS``, or with ``--pg-from-env`` on the one the PG*
    variables name): ``python -m orchestration.cli refresh`` with LOYALTY_LANDING_DIR =
    ``landing/``, LOYALTY_WAREHOUSE = ``<engine>/loyalty.duckdb`` and LOYALTY_STATE_DIR =
-   ``<engine>/state/`` (emptied first): (a) full refresh, (b) after the day's files are copied
-   into ``landing/``, (c) with nothing new.
+   ``<engine>/state/`` (emptied first): (a) full refresh, (b) after each day's files are copied
+   into ``landing/``, one refresh per day, (c) with nothing new.
 
 For each step: wall time, peak memory (the summed proportional set size of the process and its
 descendants, sampled twice a second; on PostgreSQL also the server's), then the published
@@ -37,10 +39,14 @@ file's and the build database's size (``Settings.build_database``; "n/a" while s
 none), and the slowest dbt models (run_results.json of the refresh's dbt build). The generator
 and the tiling get their own rows (time and peak memory of the run that made the data, also
 when it is reused). Each refresh time is printed as a ratio to the limit's. Results:
-``bench/results/<date>-<scale>.json`` and one markdown table with the machine and versions.
+``bench/results/<date>-<scale>.json`` (written after every step, ``"complete": false`` until the
+run ends, so an interrupted run keeps what it measured) and one markdown table with the machine
+and versions, the days' mean time as a share of the full refresh and the build database's
+growth over the days.
 
     python -m tools.bench [--scale 1M] [--engines duckdb[,postgres]] [--pg-from-env]
-                          [--day-share 0.01] [--seed 42] [--accounts N --months N] [--data-only]
+                          [--day-share 0.01] [--days 1] [--skip-limit] [--seed 42]
+                          [--accounts N --months N] [--data-only]
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -267,16 +274,23 @@ def _csv_columns(connection, path: Path) -> str:
     return "{" + ", ".join(f"'{column[0]}': 'varchar'" for column in header) + "}"
 
 
-def ensure_split(root: Path, data_args: dict[str, int], day_share: float) -> dict[str, object]:
-    """Split root/source into split/initial and split/day at the cutoff (or reuse the split while
-    the data's arguments, the generator's plus the copies, and the day's share match)."""
+def ensure_split(root: Path, data_args: dict[str, int], day_share: float, days: int = 1) -> dict[str, object]:
+    """Split root/source into split/initial and ``days`` daily deliveries split/day-<k>/ at the
+    cutoffs (or reuse the split while the data's arguments, the generator's plus the copies, the
+    day's share and the number of days match).
+
+    The cutoffs are the ``recorded_at`` quantiles 1 - k x ``day_share`` of the ledger events,
+    k = days .. 1: day k holds the rows after cutoff k and up to cutoff k + 1 (the last day: every
+    later row), so each day brings about ``day_share`` of the events. Returns the split's figures:
+    ``cutoff`` (the initial delivery's), ``days`` (per day: label, cutoff, ledger events, share),
+    ``files_split`` (per split file: rows and rows per day)."""
     import duckdb
 
     source, split, stamp = root / "source", root / "split", root / "split.json"
-    wanted = {"data": data_args, "day_share": day_share}
+    wanted = {"data": data_args, "day_share": day_share, "days": days}
     if stamp.exists() and (split / "initial").is_dir():
         recorded = json.loads(stamp.read_text())
-        if {key: recorded.get(key) for key in wanted} == wanted:
+        if {key: recorded.get(key) for key in wanted} == wanted and "day_list" in recorded:
             return {**recorded, "reused": True}
     _rmtree(split)
     _rmtree(stamp)
@@ -291,51 +305,73 @@ def ensure_split(root: Path, data_args: dict[str, int], day_share: float) -> dic
     ledger_files = sorted((source / "ledger_events").iterdir())
     recorded_at = _split_expression("recorded_at")
     ledger = " union all ".join(f"select {recorded_at} as moment from {relation(path)}" for path in ledger_files)
-    events, cutoff = connection.execute(
-        f"select count(*), quantile_disc(moment, {1 - day_share}) from ({ledger})"
-    ).fetchone()
-    day_events, day_end = connection.execute(
-        f"select count(*), max(moment) from ({ledger}) where moment > $cutoff", {"cutoff": cutoff}
-    ).fetchone()
-    day_label = f"day-{day_end:%Y-%m-%d}"
-    files: dict[str, dict[str, int]] = {}
+    quantiles = [round(1 - k * day_share, 6) for k in range(days, 0, -1)]
+    quantile = f"quantile_disc(moment, {quantiles})"
+    events, cutoffs = connection.execute(f"select count(*), {quantile} from ({ledger})").fetchone()
+
+    def bucket(moment: str) -> str:
+        """0 for the initial delivery (and a value that does not parse), k for day k."""
+        arms = " ".join(
+            f"when {moment} <= timestamptz '{cutoff.isoformat()}' then {k}" for k, cutoff in enumerate(cutoffs)
+        )
+        return f"case when {moment} is null then 0 {arms} else {days} end"
+
+    per_day = {
+        k: (count, end)
+        for k, count, end in connection.execute(
+            f"select {bucket('moment')} as day, count(*), max(moment) from ({ledger}) group by all"
+        ).fetchall()
+    }
+    day_labels = {
+        k: f"day-{per_day[k][1]:%Y-%m-%d}" if per_day.get(k, (0, None))[1] is not None else f"day-{k:02d}"
+        for k in range(1, days + 1)
+    }
+    files: dict[str, dict[str, object]] = {}
     for folder in sorted(path for path in source.iterdir() if path.is_dir()):
         for path in sorted(folder.iterdir()):
             initial = split / "initial" / folder.name / path.name
             initial.parent.mkdir(parents=True, exist_ok=True)
             column = SPLIT_COLUMNS.get(folder.name)
-            later = 0
+            counts: dict[int, int] = {}
             if column is not None:
-                rows = relation(path)
-                moment = _split_expression(column)
-                total, later = connection.execute(
-                    f"select count(*), count(*) filter (where {moment} > $cutoff) from {rows}", {"cutoff": cutoff}
-                ).fetchone()
+                rows, day = relation(path), bucket(_split_expression(column))
+                counts = dict(connection.execute(f"select {day} as day, count(*) from {rows} group by all").fetchall())
+            later = sum(count for k, count in counts.items() if k > 0)
             if not later:
                 os.link(path, initial)
                 continue
             kind = "csv" if path.suffix.lower() == ".csv" else "parquet"
             options = "format csv, header true" if kind == "csv" else "format parquet"
-            day = split / "day" / folder.name / f"{day_label}_{path.stem}{path.suffix}"
-            day.parent.mkdir(parents=True, exist_ok=True)
-            if later < total:
-                connection.execute(
-                    f"copy (select * from {rows} where not coalesce({moment} > $cutoff, false)) to '{initial}' "
-                    f"({options})",
-                    {"cutoff": cutoff},
-                )
-            connection.execute(
-                f"copy (select * from {rows} where {moment} > $cutoff) to '{day}' ({options})", {"cutoff": cutoff}
-            )
-            files[f"{folder.name}/{path.name}"] = {"rows": total, "day_rows": later}
+            if counts.get(0):
+                connection.execute(f"copy (select * from {rows} where {day} = 0) to '{initial}' ({options})")
+            for k in sorted(k for k in counts if k > 0):
+                target = split / f"day-{k:02d}" / folder.name / f"{day_labels[k]}_{path.stem}{path.suffix}"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                connection.execute(f"copy (select * from {rows} where {day} = {k}) to '{target}' ({options})")
+            files[f"{folder.name}/{path.name}"] = {
+                "rows": sum(counts.values()),
+                "day_rows": later,
+                "rows_per_day": {str(k): counts[k] for k in sorted(counts) if k > 0},
+            }
     connection.close()
+    day_list = [
+        {
+            "day": k,
+            "label": day_labels[k],
+            "after": cutoffs[k - 1].isoformat(),
+            "ledger_events": per_day.get(k, (0, None))[0],
+            "share_of_events": round(per_day.get(k, (0, None))[0] / events, 5),
+        }
+        for k in range(1, days + 1)
+    ]
     recorded = {
         **wanted,
-        "cutoff": cutoff.isoformat(),
-        "day_label": day_label,
+        "cutoff": cutoffs[0].isoformat(),
+        "day_label": day_list[0]["label"],
         "ledger_events": events,
-        "day_ledger_events": day_events,
-        "day_share_of_events": round(day_events / events, 5),
+        "day_ledger_events": sum(day["ledger_events"] for day in day_list),
+        "day_share_of_events": round(sum(day["ledger_events"] for day in day_list) / events, 5),
+        "day_list": day_list,
         "files_split": files,
         "seconds": round(time.perf_counter() - started, 1),
     }
@@ -385,10 +421,12 @@ def run_limit(landing: Path, database: Path) -> dict[str, object]:
     seconds, peak_bytes, completed = run(command, dict(os.environ))
     if completed.returncode != 0:
         raise SystemExit(f"bench/limit.sql failed:\n{completed.stderr.strip()[-4000:]}")
+    database_mib = round(_file_mib(database) or 0)
+    _rmtree(database)  # measured; at 10M it holds gigabytes the refreshes may need
     return {
         "seconds": round(seconds, 1),
         "peak_pss_mib": round(peak_bytes / MIB),
-        "database_mib": round(_file_mib(database) or 0),
+        "database_mib": database_mib,
         "slowest_statements": json.loads(completed.stdout.strip().splitlines()[-1]),
     }
 
@@ -449,9 +487,19 @@ def time_refresh(env: dict[str, str], server_pid: int | None) -> dict[str, objec
     }
 
 
-def bench_engine(engine: str, root: Path, split: Path, day_label: str, pg_from_env: bool) -> dict[str, object]:
-    landing, engine_dir = root / "landing", root / engine
-    _link_tree(split / "initial", landing)
+def bench_engine(
+    engine: str,
+    root: Path,
+    split: dict[str, object],
+    pg_from_env: bool,
+    results: dict[str, object],
+    save: Callable[[], None],
+) -> dict[str, object]:
+    """Time the full refresh, one refresh per day of ``split`` (its files copied into the landing
+    folder first) and one with nothing new, filling ``results`` (``full``, ``days``: a list,
+    ``idle``) and calling ``save`` after each refresh, so an interrupted run keeps what it measured."""
+    landing, engine_dir, split_dir = root / "landing", root / engine, root / "split"
+    _link_tree(split_dir / "initial", landing)
     _rmtree(engine_dir)
     engine_dir.mkdir(parents=True)
     env = refresh_env(landing, engine_dir, engine)
@@ -460,18 +508,22 @@ def bench_engine(engine: str, root: Path, split: Path, day_label: str, pg_from_e
         server = throwaway_postgres.start(settings=PG_BENCH_SETTINGS)
         env.update(server.environ)
     server_pid = server.postmaster_pid if server is not None else None
-    results: dict[str, object] = {}
     try:
         print(f"{engine}: full refresh ...", flush=True)
         results["full"] = time_refresh(env, server_pid)
-        for path in sorted((split / "day").rglob("*")):
-            if path.is_file():
-                destination = landing / path.relative_to(split / "day")
-                shutil.copyfile(path, destination)
-        print(f"{engine}: refresh after {day_label} ...", flush=True)
-        results["day"] = time_refresh(env, server_pid)
+        save()
+        results["days"] = []
+        for day in split["day_list"]:
+            day_dir = split_dir / f"day-{day['day']:02d}"
+            for path in sorted(day_dir.rglob("*")):
+                if path.is_file():
+                    shutil.copyfile(path, landing / path.relative_to(day_dir))
+            print(f"{engine}: refresh after {day['label']} ({day['ledger_events']:,} ledger events) ...", flush=True)
+            results["days"].append({**time_refresh(env, server_pid), "day": day})
+            save()
         print(f"{engine}: refresh with nothing new ...", flush=True)
         results["idle"] = time_refresh(env, server_pid)
+        save()
     finally:
         if server is not None:
             throwaway_postgres.stop(server.data_dir, server.bin_dir)
@@ -501,9 +553,15 @@ def _mib(value: object) -> str:
     return f"{value:,} MiB" if isinstance(value, int | float) else "n/a"
 
 
+def _ratio(seconds: float, limit: dict[str, object] | None) -> str:
+    return f"{seconds / limit['seconds']:.2f}" if limit else "n/a"
+
+
 def table(results: dict[str, object]) -> str:
+    """The markdown table of a run (also of an interrupted one: the steps it measured)."""
     info = results["machine"]
-    generator, tiling, split, limit = results["generator"], results.get("tiling"), results["split"], results["limit"]
+    generator, tiling, split = results["generator"], results.get("tiling"), results["split"]
+    limit = results.get("limit")
     lines = [
         f"`make bench SCALE={results['scale']}` on {results['date']}: {info['cores']} cores, {info['ram_gib']} GiB RAM;"
         f" Python {info['python']}, DuckDB {info['duckdb']}, dbt-core {info['dbt-core']}"
@@ -519,37 +577,69 @@ def table(results: dict[str, object]) -> str:
             f"| tiling{' (reused, time of its run)' if tiling['reused'] else ''}: {tiling['summary']}"
             f" | {tiling['seconds']} s | | {_mib(tiling['peak_pss_mib'])} | | |"
         )
-    lines += [
+    days = split.get("days", 1)
+    lines.append(
         f"| split at {split['cutoff']}{' (reused)' if split['reused'] else ''}:"
-        f" the day = {split['day_ledger_events']:,}"
+        f" {days} day{'s' if days > 1 else ''} = {split['day_ledger_events']:,}"
         f" of {split['ledger_events']:,} ledger events ({100 * split['day_share_of_events']:.2f} %)"
-        f" | {split['seconds']} s | | | | |",
-        f"| limit: bench/limit.sql, plain DuckDB, {LIMIT_THREADS} threads, initial landing | {limit['seconds']} s"
-        f" | 1.00 | {_mib(limit['peak_pss_mib'])} | {_mib(limit['database_mib'])} (its database) | |",
-    ]
-    names = {
-        "full": "full refresh (empty state)",
-        "day": "refresh after the day's files",
-        "idle": "refresh, nothing new",
-    }
+        f" | {split['seconds']} s | | | | |"
+    )
+    if limit:
+        lines.append(
+            f"| limit: bench/limit.sql, plain DuckDB, {LIMIT_THREADS} threads, initial landing | {limit['seconds']} s"
+            f" | 1.00 | {_mib(limit['peak_pss_mib'])} | {_mib(limit['database_mib'])} (its database) | |"
+        )
+    else:
+        lines.append("| limit: not run (--skip-limit) | | n/a | | | |")
+
+    def row(engine: str, label: str, figures: dict[str, object]) -> str:
+        memory = _mib(figures["peak_pss_mib"])
+        if figures["server_peak_pss_mib"] is not None:
+            memory += f" + server {_mib(figures['server_peak_pss_mib'])}"
+        return (
+            f"| {engine}: {label} (exit {figures['exit_code']}) | {figures['seconds']} s"
+            f" | {_ratio(figures['seconds'], limit)} | {memory} | {_mib(figures['published_mib'])}"
+            f" | {_mib(figures['build_database_mib'])} |"
+        )
+
+    notes = []
     for engine in results["engines"]:
-        for step, label in names.items():
-            figures = results[engine][step]
-            memory = _mib(figures["peak_pss_mib"])
-            if figures["server_peak_pss_mib"] is not None:
-                memory += f" + server {_mib(figures['server_peak_pss_mib'])}"
-            lines.append(
-                f"| {engine}: {label} (exit {figures['exit_code']}) | {figures['seconds']} s"
-                f" | {figures['seconds'] / limit['seconds']:.2f} | {memory} | {_mib(figures['published_mib'])}"
-                f" | {_mib(figures['build_database_mib'])} |"
+        measured = results.get(engine, {})
+        if "full" in measured:
+            lines.append(row(engine, "full refresh (empty state)", measured["full"]))
+        for figures in measured.get("days", []):
+            day = figures["day"]
+            label = f"refresh after {day['label']} ({day['ledger_events']:,} ledger events, day {day['day']} of {days})"
+            lines.append(row(engine, label, figures))
+        if "idle" in measured:
+            lines.append(row(engine, "refresh, nothing new", measured["idle"]))
+        if "full" in measured:
+            full = measured["full"]
+            models = ", ".join(f"{name} {seconds} s" for name, seconds in full["slowest_models"])
+            notes.append(f"{engine} full refresh, slowest models: {models or 'n/a'}")
+        if measured.get("days"):
+            first = measured["days"][0]
+            models = ", ".join(f"{name} {seconds} s" for name, seconds in first["slowest_models"])
+            notes.append(f"{engine} refresh after {first['day']['label']}, slowest models: {models or 'n/a'}")
+            seconds = [figures["seconds"] for figures in measured["days"]]
+            share = sum(seconds) / len(seconds) / full["seconds"] if "full" in measured else None
+            notes.append(
+                f"{engine} days: mean {sum(seconds) / len(seconds):.1f} s, max {max(seconds):.1f} s"
+                + (f", mean {100 * share:.0f} % of the full refresh" if share is not None else "")
             )
-    for engine in results["engines"]:
-        for step in ("full", "day"):
-            models = ", ".join(f"{name} {seconds} s" for name, seconds in results[engine][step]["slowest_models"])
-            lines.append(f"\n{engine} {names[step]}, slowest models: {models or 'n/a'}")
-    statements = ", ".join(f"{name} {seconds} s" for name, seconds in limit["slowest_statements"])
-    lines.append(f"\nlimit, slowest statements: {statements}")
-    return "\n".join(lines)
+            sizes = [figures["build_database_mib"] for figures in measured["days"]]
+            if "full" in measured and full["build_database_mib"] and all(size is not None for size in sizes):
+                notes.append(
+                    f"{engine} build database: {_mib(full['build_database_mib'])} after the full refresh,"
+                    f" {_mib(sizes[-1])} after {len(sizes)} day(s) ({sizes[-1] / full['build_database_mib']:.2f}x),"
+                    f" largest {_mib(max(sizes))}"
+                )
+    if not results.get("complete", True):
+        notes.append("INTERRUPTED: the steps above are those measured before the run stopped")
+    if limit:
+        statements = ", ".join(f"{name} {seconds} s" for name, seconds in limit["slowest_statements"])
+        notes.append(f"limit, slowest statements: {statements}")
+    return "\n".join(lines) + "".join(f"\n\n{note}" for note in notes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -560,7 +650,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--months", type=int, help=f"generate this many months, no tiling (default {MONTHS})")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--day-share", type=float, default=0.01, help="share of ledger events in the day")
+    parser.add_argument("--day-share", type=float, default=0.01, help="share of ledger events in a day")
+    parser.add_argument(
+        "--days", type=int, default=1, help="daily refreshes after the full one, each of --day-share (default 1)"
+    )
+    parser.add_argument("--skip-limit", action="store_true", help="do not run bench/limit.sql (no ratios)")
     parser.add_argument("--engines", default="duckdb", help="comma-separated targets to time (duckdb, postgres)")
     parser.add_argument(
         "--pg-from-env", action="store_true", help="time PostgreSQL on the server the PG* variables name"
@@ -576,6 +670,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"argument --engines: {', '.join(unknown)} cannot be timed (duckdb, postgres)")
     if not 0 < args.day_share < 0.5:
         parser.error("argument --day-share: must be between 0 and 0.5")
+    if args.days < 1 or args.days * args.day_share >= 0.5:
+        parser.error("argument --days: must be at least 1, with --days x --day-share below 0.5")
 
     accounts, months = args.accounts or BASE_ACCOUNTS, args.months or MONTHS
     custom = args.accounts is not None or args.months is not None
@@ -606,23 +702,38 @@ def main(argv: list[str] | None = None) -> int:
             f" {_mib(tiling['peak_pss_mib'])}, {tiling['summary']}",
             flush=True,
         )
-    results["split"] = split = ensure_split(root, data_args, args.day_share)
-    print(
-        f"the day ({split['day_label']}, after {split['cutoff']}): {split['day_ledger_events']:,} of"
-        f" {split['ledger_events']:,} ledger events ({100 * split['day_share_of_events']:.2f} %)",
-        flush=True,
-    )
+    results["split"] = split = ensure_split(root, data_args, args.day_share, args.days)
+    for day in split["day_list"]:
+        print(
+            f"day {day['day']} ({day['label']}, after {day['after']}): {day['ledger_events']:,} of"
+            f" {split['ledger_events']:,} ledger events ({100 * day['share_of_events']:.2f} %)",
+            flush=True,
+        )
     if args.data_only:
         return 0
-    _link_tree(root / "split" / "initial", root / "landing")
-    print("limit: bench/limit.sql ...", flush=True)
-    results["limit"] = run_limit(root / "landing", root / "limit.duckdb")
-    for engine in engines:
-        results[engine] = bench_engine(engine, root, root / "split", split["day_label"], args.pg_from_env)
-
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     output = RESULTS_DIR / f"{results['date']}-{scale}.json"
-    output.write_text(json.dumps(results, indent=2) + "\n")
+
+    def save(complete: bool = False) -> None:
+        output.write_text(json.dumps({**results, "complete": complete}, indent=2) + "\n")
+
+    if args.skip_limit:
+        results["limit"] = None
+    else:
+        _link_tree(root / "split" / "initial", root / "landing")
+        print("limit: bench/limit.sql ...", flush=True)
+        results["limit"] = run_limit(root / "landing", root / "limit.duckdb")
+        save()
+    try:
+        for engine in engines:
+            results[engine] = {}
+            bench_engine(engine, root, split, args.pg_from_env, results[engine], save)
+    except BaseException:
+        results["complete"] = False
+        print(table(results), file=sys.stderr)
+        print(f"\npartial results: {output.relative_to(PROJECT_DIR)}", file=sys.stderr)
+        raise
+    save(complete=True)
     print()
     print(table(results))
     print(f"\nresults: {output.relative_to(PROJECT_DIR)}")
