@@ -53,3 +53,24 @@
 {% macro postgres__materialized_cte() -%}
     materialized
 {%- endmacro %}
+
+{#- `delivered as {{ streamed_cte() }} (...)`, `checked as {{ streamed_cte() }} (...)` in the
+    staging base models: DuckDB (1.3 and later) materializes a CTE read more than once, and
+    number_deliveries reads `checked` three times (the output, the re-delivered keys, the
+    windows over their rows). Materialized, every delivered row is held whole (typed and raw
+    text columns) before the first is written: a full build at 100M spilled more than 49 GB in
+    base_commerce__orders and filled the disk. NOT MATERIALIZED on both (inlining `checked`
+    alone makes `delivered` the CTE read three times) streams the rows, at the cost of parsing
+    them again for the two narrow reads; only the small member and store key lists stay
+    materialized. PostgreSQL keeps its default (materialized, in its compact tuple store);
+    Spark has no such keyword. -#}
+{% macro streamed_cte() -%}
+    {{ return(adapter.dispatch('streamed_cte', 'loyalty')()) }}
+{%- endmacro %}
+
+{% macro default__streamed_cte() -%}
+{%- endmacro %}
+
+{% macro duckdb__streamed_cte() -%}
+    not materialized
+{%- endmacro %}

@@ -23,7 +23,7 @@ stores as (
 ),
 
 -- new load batches, and earlier deliveries whose verdict they can change
-delivered as (
+delivered as {{ streamed_cte() }} (
     {{ deliveries_to_classify(
         source('commerce', 'store_operations'),
         ['store_id', 'business_date', 'metric'],
@@ -42,7 +42,7 @@ parsed as {{ materialized_cte() }} (
     from delivered
 ),
 
-checked as (
+checked as {{ streamed_cte() }} (
     select
         parsed.*,
         {%- set checks = [

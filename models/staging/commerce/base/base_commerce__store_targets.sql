@@ -22,7 +22,7 @@ stores as (
 ),
 
 -- new load batches, and earlier deliveries whose verdict they can change
-delivered as (
+delivered as {{ streamed_cte() }} (
     {{ deliveries_to_classify(
         source('commerce', 'store_targets'),
         ['store_id', 'period_month', 'metric'],
@@ -41,7 +41,7 @@ parsed as {{ materialized_cte() }} (
     from delivered
 ),
 
-checked as (
+checked as {{ streamed_cte() }} (
     select
         parsed.*,
         {%- set checks = [

@@ -12,7 +12,7 @@
 with
 
 -- new load batches, and earlier deliveries whose verdict they can change
-delivered as (
+delivered as {{ streamed_cte() }} (
     {{ deliveries_to_classify(source('commerce', 'stores'), ['store_id'], 'false') }}
 ),
 
@@ -27,7 +27,7 @@ parsed as {{ materialized_cte() }} (
     from delivered
 ),
 
-checked as (
+checked as {{ streamed_cte() }} (
     select
         parsed.*,
         {%- set checks = [

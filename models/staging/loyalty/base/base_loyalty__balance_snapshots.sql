@@ -23,7 +23,7 @@ members as (
 ),
 
 -- new load batches, and earlier deliveries whose verdict they can change
-delivered as (
+delivered as {{ streamed_cte() }} (
     {{ deliveries_to_classify(
         source('loyalty', 'balance_snapshots'),
         ['account_id', 'balance_type', 'currency', 'as_of'],
@@ -43,7 +43,7 @@ parsed as {{ materialized_cte() }} (
     from delivered
 ),
 
-checked as (
+checked as {{ streamed_cte() }} (
     select
         parsed.*,
         {%- set checks = [

@@ -34,7 +34,7 @@ members as (
 ),
 
 -- new load batches, and earlier deliveries whose verdict they can change
-delivered as (
+delivered as {{ streamed_cte() }} (
     {{ deliveries_to_classify(source('loyalty', 'ledger_events'), ['event_id'], reevaluate_prior) }}
 ),
 
@@ -78,7 +78,7 @@ reversed_events as (
     group by event_id
 ),
 
-checked as (
+checked as {{ streamed_cte() }} (
     select
         parsed.*,
         {%- set checks = [

@@ -26,7 +26,7 @@ members as (
 ),
 
 -- new load batches, and earlier deliveries whose verdict they can change
-delivered as (
+delivered as {{ streamed_cte() }} (
     {{ deliveries_to_classify(source('wallet', 'wallet_transactions'), ['txn_id'], reevaluate_prior) }}
 ),
 
@@ -44,7 +44,7 @@ parsed as {{ materialized_cte() }} (
     from delivered
 ),
 
-checked as (
+checked as {{ streamed_cte() }} (
     select
         parsed.*,
         {%- set checks = [
