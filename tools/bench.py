@@ -282,8 +282,9 @@ def ensure_split(root: Path, data_args: dict[str, int], day_share: float, days: 
     The cutoffs are the ``recorded_at`` quantiles 1 - k x ``day_share`` of the ledger events,
     k = days .. 1: day k holds the rows after cutoff k and up to cutoff k + 1 (the last day: every
     later row), so each day brings about ``day_share`` of the events. Returns the split's figures:
-    ``cutoff`` (the initial delivery's), ``days`` (per day: label, cutoff, ledger events, share),
-    ``files_split`` (per split file: rows and rows per day)."""
+    ``cutoff`` (the initial delivery's), ``day_list`` (per day: label, the cutoff it follows,
+    ledger events, share), ``files_split`` (per split file: rows, rows after the initial
+    delivery, rows per day)."""
     import duckdb
 
     source, split, stamp = root / "source", root / "split", root / "split.json"
@@ -316,15 +317,14 @@ def ensure_split(root: Path, data_args: dict[str, int], day_share: float, days: 
         )
         return f"case when {moment} is null then 0 {arms} else {days} end"
 
-    per_day = {
-        k: (count, end)
-        for k, count, end in connection.execute(
-            f"select {bucket('moment')} as day, count(*), max(moment) from ({ledger}) group by all"
-        ).fetchall()
-    }
+    # per day: its ledger events and the last one's moment (none when a day is empty)
+    per_day = {k: (0, None) for k in range(days + 1)}
+    for k, count, end in connection.execute(
+        f"select {bucket('moment')} as day, count(*), max(moment) from ({ledger}) group by all"
+    ).fetchall():
+        per_day[k] = (count, end)
     day_labels = {
-        k: f"day-{per_day[k][1]:%Y-%m-%d}" if per_day.get(k, (0, None))[1] is not None else f"day-{k:02d}"
-        for k in range(1, days + 1)
+        k: f"day-{end:%Y-%m-%d}" if end is not None else f"day-{k:02d}" for k, (_, end) in per_day.items() if k > 0
     }
     files: dict[str, dict[str, object]] = {}
     for folder in sorted(path for path in source.iterdir() if path.is_dir()):
@@ -359,15 +359,14 @@ def ensure_split(root: Path, data_args: dict[str, int], day_share: float, days: 
             "day": k,
             "label": day_labels[k],
             "after": cutoffs[k - 1].isoformat(),
-            "ledger_events": per_day.get(k, (0, None))[0],
-            "share_of_events": round(per_day.get(k, (0, None))[0] / events, 5),
+            "ledger_events": per_day[k][0],
+            "share_of_events": round(per_day[k][0] / events, 5),
         }
         for k in range(1, days + 1)
     ]
     recorded = {
         **wanted,
         "cutoff": cutoffs[0].isoformat(),
-        "day_label": day_list[0]["label"],
         "ledger_events": events,
         "day_ledger_events": sum(day["ledger_events"] for day in day_list),
         "day_share_of_events": round(sum(day["ledger_events"] for day in day_list) / events, 5),
@@ -494,7 +493,7 @@ def bench_engine(
     pg_from_env: bool,
     results: dict[str, object],
     save: Callable[[], None],
-) -> dict[str, object]:
+) -> None:
     """Time the full refresh, one refresh per day of ``split`` (its files copied into the landing
     folder first) and one with nothing new, filling ``results`` (``full``, ``days``: a list,
     ``idle``) and calling ``save`` after each refresh, so an interrupted run keeps what it measured."""
@@ -527,7 +526,6 @@ def bench_engine(
     finally:
         if server is not None:
             throwaway_postgres.stop(server.data_dir, server.bin_dir)
-    return results
 
 
 # --- report ------------------------------------------------------------------------------------
