@@ -36,7 +36,9 @@ One run, in ``bench/<scale>/``:
 For each step: wall time, peak memory (the summed proportional set size of the process and its
 descendants, sampled twice a second; on PostgreSQL also the server's), then the published
 file's and the build database's size (``Settings.build_database``; "n/a" while settings has
-none), and the slowest dbt models (run_results.json of the refresh's dbt build). The generator
+none), the slowest dbt models (run_results.json of the refresh's dbt build) and where the time
+went: the wall time of the dbt build and of the findings run, the models' and the tests' summed
+thread time, and the rest (loading, publishing, Dagster; ``dbt_time_split``). The generator
 and the tiling get their own rows (time and peak memory of the run that made the data, also
 when it is reused). Each refresh time is printed as a ratio to the limit's. Results:
 ``bench/results/<date>-<scale>.json`` (written after every step, ``"complete": false`` until the
@@ -150,6 +152,33 @@ def slowest_models(target: Path, count: int = 8) -> list[tuple[str, float]]:
         if result["unique_id"].startswith("model.")
     ]
     return sorted(timings, key=lambda item: item[1], reverse=True)[:count]
+
+
+def dbt_time_split(target: Path, since: float) -> dict[str, float] | None:
+    """Where a refresh's dbt time went, from the run_results.json of its two dbt invocations
+    (``build``: models and integrity tests; ``findings``: the reconciliation findings) under the
+    refresh's dbt target folder ``target``: ``build_s`` and ``findings_s`` (each invocation's
+    wall time, dbt's ``elapsed_time``), ``model_thread_s`` and ``test_thread_s`` (the sum of the
+    nodes' execution times of both; threads overlap, so they can exceed the wall time). None
+    when no run_results.json was written after ``since`` (a time.time() value): a refresh with
+    nothing new runs no dbt."""
+    split = {"build_s": 0.0, "findings_s": 0.0, "model_thread_s": 0.0, "test_thread_s": 0.0}
+    found = False
+    for invocation in ("build", "findings"):
+        path = target / invocation / "run_results.json"
+        if not path.exists() or path.stat().st_mtime < since:
+            continue
+        found = True
+        run_results = json.loads(path.read_text())
+        split[f"{invocation}_s"] = round(float(run_results.get("elapsed_time") or 0.0), 1)
+        for result in run_results["results"]:
+            kind = result["unique_id"].split(".")[0]
+            key = {"model": "model_thread_s", "test": "test_thread_s"}.get(kind)
+            if key is not None:
+                split[key] += float(result.get("execution_time") or 0.0)
+    split["model_thread_s"] = round(split["model_thread_s"], 1)
+    split["test_thread_s"] = round(split["test_thread_s"], 1)
+    return split if found else None
 
 
 def _database_mib(env: dict[str, str]) -> float | None:
@@ -457,6 +486,7 @@ def refresh_env(landing: Path, engine_dir: Path, engine: str) -> dict[str, str]:
 
 def time_refresh(env: dict[str, str], server_pid: int | None) -> dict[str, object]:
     command = [sys.executable, "-m", "orchestration.cli", "refresh"]
+    started_at = time.time()
     if server_pid is not None:
         with TreeMemory(server_pid) as server:
             seconds, peak_bytes, completed = run(command, env)
@@ -482,6 +512,7 @@ def time_refresh(env: dict[str, str], server_pid: int | None) -> dict[str, objec
         "build_database": str(build_database) if build_database is not None else None,
         "build_database_mib": round(build_mib) if build_mib is not None else None,
         "slowest_models": slowest_models(settings.dbt_target_dir / "build"),
+        "dbt_time_split": dbt_time_split(settings.dbt_target_dir, started_at),
         "summary": [line for line in completed.stdout.splitlines() if line.strip()][-12:],
     }
 
@@ -616,9 +647,9 @@ def table(results: dict[str, object]) -> str:
             models = ", ".join(f"{name} {seconds} s" for name, seconds in full["slowest_models"])
             notes.append(f"{engine} full refresh, slowest models: {models or 'n/a'}")
         if measured.get("days"):
-            first = measured["days"][0]
-            models = ", ".join(f"{name} {seconds} s" for name, seconds in first["slowest_models"])
-            notes.append(f"{engine} refresh after {first['day']['label']}, slowest models: {models or 'n/a'}")
+            for figures in measured["days"]:
+                models = ", ".join(f"{name} {seconds} s" for name, seconds in figures["slowest_models"])
+                notes.append(f"{engine} refresh after {figures['day']['label']}, slowest models: {models or 'n/a'}")
             seconds = [figures["seconds"] for figures in measured["days"]]
             share = sum(seconds) / len(seconds) / full["seconds"] if "full" in measured else None
             notes.append(
@@ -631,6 +662,17 @@ def table(results: dict[str, object]) -> str:
                     f"{engine} build database: {_mib(full['build_database_mib'])} after the full refresh,"
                     f" {_mib(sizes[-1])} after {len(sizes)} day(s) ({sizes[-1] / full['build_database_mib']:.2f}x),"
                     f" largest {_mib(max(sizes))}"
+                )
+        for label, figures in [("full refresh", measured.get("full"))] + [
+            (f"refresh after {figures['day']['label']}", figures) for figures in measured.get("days", [])
+        ]:
+            split = (figures or {}).get("dbt_time_split")
+            if split:
+                outside = figures["seconds"] - split["build_s"] - split["findings_s"]
+                notes.append(
+                    f"{engine} {label}: dbt build {split['build_s']} s (models {split['model_thread_s']}"
+                    f" thread-s, tests {split['test_thread_s']} thread-s), findings {split['findings_s']} s,"
+                    f" outside dbt {outside:.1f} s (load, publish, Dagster)"
                 )
     if not results.get("complete", True):
         notes.append("INTERRUPTED: the steps above are those measured before the run stopped")
