@@ -496,7 +496,6 @@ def time_refresh(env: dict[str, str], server_pid: int | None) -> dict[str, objec
         server_mib = None
     if completed.returncode not in (0, 1):
         print(completed.stdout[-4000:], completed.stderr[-4000:], file=sys.stderr)
-        raise SystemExit(f"the refresh failed (exit {completed.returncode})")
     settings = load_settings({name: value for name, value in env.items() if name.startswith("LOYALTY_")})
     build_database = getattr(settings, "build_database", None)
     if settings.target == "postgres":
@@ -515,6 +514,13 @@ def time_refresh(env: dict[str, str], server_pid: int | None) -> dict[str, objec
         "dbt_time_split": dbt_time_split(settings.dbt_target_dir, started_at),
         "summary": [line for line in completed.stdout.splitlines() if line.strip()][-12:],
     }
+
+
+def stop_if_failed(figures: dict[str, object]) -> None:
+    """Raise SystemExit when a timed refresh failed (exit other than 0, or 1: published with
+    findings); the caller has saved its figures first, so a failed step keeps its time and memory."""
+    if figures["exit_code"] not in (0, 1):
+        raise SystemExit(f"the refresh failed (exit {figures['exit_code']})")
 
 
 def bench_engine(
@@ -542,6 +548,7 @@ def bench_engine(
         print(f"{engine}: full refresh ...", flush=True)
         results["full"] = time_refresh(env, server_pid)
         save()
+        stop_if_failed(results["full"])
         results["days"] = []
         for day in split["day_list"]:
             day_dir = split_dir / f"day-{day['day']:02d}"
@@ -551,9 +558,11 @@ def bench_engine(
             print(f"{engine}: refresh after {day['label']} ({day['ledger_events']:,} ledger events) ...", flush=True)
             results["days"].append({**time_refresh(env, server_pid), "day": day})
             save()
+            stop_if_failed(results["days"][-1])
         print(f"{engine}: refresh with nothing new ...", flush=True)
         results["idle"] = time_refresh(env, server_pid)
         save()
+        stop_if_failed(results["idle"])
     finally:
         if server is not None:
             throwaway_postgres.stop(server.data_dir, server.bin_dir)
@@ -770,6 +779,7 @@ def main(argv: list[str] | None = None) -> int:
             bench_engine(engine, root, split, args.pg_from_env, results[engine], save)
     except BaseException:
         results["complete"] = False
+        save()
         print(table(results), file=sys.stderr)
         print(f"\npartial results: {output.relative_to(PROJECT_DIR)}", file=sys.stderr)
         raise
