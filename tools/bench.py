@@ -141,11 +141,19 @@ def run(command: list[str], env: dict[str, str]) -> tuple[float, int, subprocess
     return seconds, memory.peak_bytes, subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
-def slowest_models(target: Path, count: int = 8) -> list[tuple[str, float]]:
-    path = target / "run_results.json"
-    if not path.exists():
+def _run_results(path: Path, since: float) -> dict[str, object] | None:
+    """The run_results.json at ``path`` when it was written after ``since`` (a time.time()
+    value), else None: a refresh with nothing new runs no dbt and leaves the last one's."""
+    if not path.exists() or path.stat().st_mtime < since:
+        return None
+    return json.loads(path.read_text())
+
+
+def slowest_models(target: Path, since: float, count: int = 8) -> list[tuple[str, float]]:
+    run_results = _run_results(target / "run_results.json", since)
+    if run_results is None:
         return []
-    results = json.loads(path.read_text())["results"]
+    results = run_results["results"]
     timings = [
         (result["unique_id"].split(".")[-1], round(float(result.get("execution_time") or 0.0), 1))
         for result in results
@@ -165,11 +173,10 @@ def dbt_time_split(target: Path, since: float) -> dict[str, float] | None:
     split = {"build_s": 0.0, "findings_s": 0.0, "model_thread_s": 0.0, "test_thread_s": 0.0}
     found = False
     for invocation in ("build", "findings"):
-        path = target / invocation / "run_results.json"
-        if not path.exists() or path.stat().st_mtime < since:
+        run_results = _run_results(target / invocation / "run_results.json", since)
+        if run_results is None:
             continue
         found = True
-        run_results = json.loads(path.read_text())
         split[f"{invocation}_s"] = round(float(run_results.get("elapsed_time") or 0.0), 1)
         for result in run_results["results"]:
             kind = result["unique_id"].split(".")[0]
@@ -510,7 +517,7 @@ def time_refresh(env: dict[str, str], server_pid: int | None) -> dict[str, objec
         "published_mib": round(_file_mib(settings.warehouse) or 0),
         "build_database": str(build_database) if build_database is not None else None,
         "build_database_mib": round(build_mib) if build_mib is not None else None,
-        "slowest_models": slowest_models(settings.dbt_target_dir / "build"),
+        "slowest_models": slowest_models(settings.dbt_target_dir / "build", started_at),
         "dbt_time_split": dbt_time_split(settings.dbt_target_dir, started_at),
         "summary": [line for line in completed.stdout.splitlines() if line.strip()][-12:],
     }
